@@ -1,0 +1,56 @@
+// Loads the Config: flags over ACME_RESPONDER_* variables over the JSON file over defaults. The only env reader.
+import { readFile, stat } from 'node:fs/promises'
+import { buildConfig, ConfigError, type Config } from './config.js'
+import { envName, OPTION_NAMES, OPTIONS, optionFromKey, type RawOptions } from './options.js'
+import { thumbprintFromKeyFile } from './thumbprint.js'
+
+export function envOptions (env: NodeJS.ProcessEnv): RawOptions {
+  const raw: RawOptions = {}
+  for (const name of OPTION_NAMES) {
+    const v = env[envName(name)]
+    if (v !== undefined && v !== '' && !('cliOnly' in OPTIONS[name])) raw[name] = v
+  }
+  return raw
+}
+
+export async function fileOptions (file: string): Promise<RawOptions> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'))
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    throw new ConfigError('config', `${file}: ${e.code ?? e.message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('config', `${file}: must hold one JSON object`)
+  }
+  const raw: RawOptions = {}
+  for (const [key, value] of Object.entries(parsed)) {
+    const name = optionFromKey(key)
+    if (name === undefined || 'cliOnly' in OPTIONS[name]) throw new ConfigError('config', `${file}: unknown option "${key}"`)
+    if (value === null) continue
+    if (typeof value === 'object' && !Array.isArray(value)) throw new ConfigError(name, `${file}: must be a string, number or list`)
+    raw[name] = Array.isArray(value) ? value.map(String) : value as string | number | boolean
+  }
+  return raw
+}
+
+export interface Sources {
+  readonly flags: RawOptions
+  readonly env: NodeJS.ProcessEnv
+  readonly platform: string
+}
+
+/** Reads every source afresh, so SIGHUP sees a changed file. */
+export async function loadConfig (src: Sources): Promise<Config> {
+  const fromEnv = envOptions(src.env)
+  const file = src.flags.config as string | undefined
+  const fromFile = file === undefined ? {} : await fileOptions(file)
+  const raw: RawOptions = { ...fromFile, ...fromEnv, ...src.flags }
+  const keyFile = raw['account-key']
+  const keyThumbprints = typeof keyFile === 'string' && keyFile !== '' ? [await thumbprintFromKeyFile(keyFile)] : []
+  const config = buildConfig(raw, src.platform, keyThumbprints)
+  const dir = await stat(config.challengeDir).catch(() => undefined)
+  if (dir !== undefined && !dir.isDirectory()) throw new ConfigError('challenge-dir', `${config.challengeDir} is not a directory`)
+  return config
+}

@@ -1,0 +1,163 @@
+// The validated, frozen Config and the pure function that builds it from raw option values.
+import { isIP } from 'node:net'
+import { type OptionName, type RawOptions } from './options.js'
+import { normalizeHostName } from './host.js'
+import { parseListen, type Listener } from './listen.js'
+
+export type Mode = 'redirect' | 'proxy'
+export type RedirectStatus = 301 | 302 | 307 | 308
+
+export interface Master {
+  /** Base URL without a trailing slash, e.g. http://www.example.com */
+  readonly url: string
+  /** Lower-case host name, as compared against Host headers. */
+  readonly host: string
+}
+
+export interface Config {
+  readonly listen: readonly Listener[]
+  readonly challengeDir: string
+  readonly masters: readonly Master[]
+  readonly aliases: readonly string[]
+  readonly mode: Mode
+  readonly thumbprints: readonly string[]
+  readonly accountKey: string | undefined
+  readonly redirectStatus: RedirectStatus
+  readonly contentType: string
+  readonly maintenancePage: string | undefined
+  readonly maintenanceStatus: number
+  readonly retryAfter: number
+  readonly logLevel: string
+  readonly logFile: string | undefined
+  readonly user: string | undefined
+  readonly group: string | undefined
+  readonly configFile: string | undefined
+  readonly maxTokenSize: number
+  readonly maxConnections: number
+  readonly maxHeaderSize: number
+  readonly headersTimeout: number
+  readonly requestTimeout: number
+  readonly keepAliveTimeout: number
+  readonly proxyTimeout: number
+  readonly proxyBudget: number
+}
+
+/** A configuration problem: the message names the option, so it can be printed as the one line. */
+export class ConfigError extends Error {
+  constructor (readonly option: string, problem: string) {
+    super(`invalid --${option}: ${problem}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const HEADER_VALUE = /^[\x20-\x7e]+$/
+
+export function defaultChallengeDir (platform: string): string {
+  return platform === 'freebsd' ? '/usr/local/www/dehydrated' : '/var/lib/dehydrated/acme-challenges'
+}
+
+function list (raw: RawOptions, name: OptionName): string[] {
+  const v = raw[name]
+  if (v === undefined) return []
+  const items = Array.isArray(v) ? v.map(String) : String(v).split(/[\s,]+/)
+  return items.map((s) => s.trim()).filter((s) => s !== '')
+}
+
+function str (raw: RawOptions, name: OptionName): string | undefined {
+  const v = raw[name]
+  if (v === undefined) return undefined
+  if (Array.isArray(v)) throw new ConfigError(name, 'given more than once')
+  const s = String(v)
+  if (s === '') throw new ConfigError(name, 'must not be empty')
+  return s
+}
+
+function int (raw: RawOptions, name: OptionName, dflt: number, min: number, max: number): number {
+  const s = str(raw, name)
+  if (s === undefined) return dflt
+  if (!/^\d+$/.test(s)) throw new ConfigError(name, `"${s}" is not a whole number`)
+  const n = Number(s)
+  if (n < min || n > max) throw new ConfigError(name, `${n} is out of range (${min} to ${max})`)
+  return n
+}
+
+function oneOf<T extends string | number> (raw: RawOptions, name: OptionName, allowed: readonly T[], dflt: T): T {
+  const s = str(raw, name)
+  if (s === undefined) return dflt
+  const hit = allowed.find((a) => String(a) === s)
+  if (hit === undefined) throw new ConfigError(name, `"${s}" must be one of ${allowed.join(', ')}`)
+  return hit
+}
+
+export function parseMaster (value: string): Master {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`
+  let url: URL
+  try {
+    url = new URL(withScheme)
+  } catch {
+    throw new ConfigError('master', `"${value}" is neither a host name nor a URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('master', `"${value}" must be http:// or https://`)
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw new ConfigError('master', `"${value}" must not carry credentials, a query or a fragment`)
+  }
+  const host = normalizeHostName(url.hostname)
+  if (host === undefined) throw new ConfigError('master', `"${value}" has an invalid host name`)
+  const path = url.pathname.replace(/\/+$/, '')
+  return Object.freeze({ url: `${url.protocol}//${url.host}${path}`, host })
+}
+
+/** Builds the Config from merged raw values; thumbprints computed from --account-key are passed in. */
+export function buildConfig (raw: RawOptions, platform: string, keyThumbprints: readonly string[] = []): Config {
+  const listen = list(raw, 'listen')
+  const aliases = list(raw, 'alias').map((a) => {
+    const h = normalizeHostName(a)
+    if (h === undefined || isIP(a) === 6) throw new ConfigError('alias', `"${a}" is not a host name`)
+    return h
+  })
+  const thumbprints = list(raw, 'account-thumbprint')
+  for (const t of thumbprints) {
+    if (!THUMBPRINT.test(t)) throw new ConfigError('account-thumbprint', `"${t}" must be 43 base64url characters`)
+  }
+  const masters = list(raw, 'master').map(parseMaster)
+  const mode = oneOf(raw, 'mode', ['redirect', 'proxy'] as const, 'redirect')
+  if (mode === 'proxy' && masters.length === 0) throw new ConfigError('mode', 'proxy mode needs at least one --master')
+  const contentType = str(raw, 'content-type') ?? 'application/jose+json'
+  if (!HEADER_VALUE.test(contentType)) throw new ConfigError('content-type', 'must be printable ASCII')
+  const proxyTimeout = int(raw, 'proxy-timeout', 2000, 100, 60_000)
+  const proxyBudget = int(raw, 'proxy-budget', 5000, 100, 60_000)
+  if (proxyBudget < proxyTimeout) throw new ConfigError('proxy-budget', `${proxyBudget} is less than --proxy-timeout ${proxyTimeout}`)
+  const headersTimeout = int(raw, 'headers-timeout', 10_000, 100, 600_000)
+  const requestTimeout = int(raw, 'request-timeout', 15_000, 100, 600_000)
+  if (requestTimeout < headersTimeout) throw new ConfigError('request-timeout', `${requestTimeout} is less than --headers-timeout ${headersTimeout}`)
+
+  return Object.freeze({
+    listen: Object.freeze((listen.length > 0 ? listen : [':80']).flatMap(parseListen)),
+    challengeDir: str(raw, 'challenge-dir') ?? defaultChallengeDir(platform),
+    masters: Object.freeze(masters),
+    aliases: Object.freeze(aliases),
+    mode,
+    thumbprints: Object.freeze([...new Set([...thumbprints, ...keyThumbprints])]),
+    accountKey: str(raw, 'account-key'),
+    redirectStatus: oneOf(raw, 'redirect-status', [301, 302, 307, 308] as const, 302),
+    contentType,
+    maintenancePage: str(raw, 'maintenance-page'),
+    maintenanceStatus: int(raw, 'maintenance-status', 503, 200, 599),
+    retryAfter: int(raw, 'retry-after', 3600, 0, 31_536_000),
+    logLevel: oneOf(raw, 'log-level', LOG_LEVELS, 'info'),
+    logFile: str(raw, 'log-file'),
+    user: str(raw, 'user'),
+    group: str(raw, 'group'),
+    configFile: str(raw, 'config'),
+    maxTokenSize: int(raw, 'max-token-size', 4096, 1, 1_048_576),
+    maxConnections: int(raw, 'max-connections', 10_000, 1, 1_000_000),
+    maxHeaderSize: int(raw, 'max-header-size', 8192, 1024, 65_536),
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: int(raw, 'keep-alive-timeout', 5000, 0, 600_000),
+    proxyTimeout,
+    proxyBudget
+  })
+}

@@ -1,0 +1,32 @@
+// pino JSON logging to stdout or a file, asynchronously, with reopen for newsyslog/logrotate.
+import { once } from 'node:events'
+import { pino, type Logger } from 'pino'
+
+export interface Log {
+  readonly logger: Logger
+  /** Settles once the file is open: wait for it before dropping root, or the open may be refused. */
+  readonly ready: Promise<unknown>
+  /** Reopens the log file after rotation; a no-op on stdout. */
+  reopen (): void
+  flush (): void
+}
+
+export function createLog (level: string, file: string | undefined): Log {
+  // An asynchronous destination keeps log writes off the request path.
+  const dest = pino.destination({ dest: file ?? 1, sync: false, mkdir: false, append: true })
+  const logger = pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest)
+  return {
+    logger,
+    ready: file === undefined ? Promise.resolve() : once(dest, 'ready'),
+    reopen () {
+      if (file !== undefined) dest.reopen()
+    },
+    flush () {
+      try {
+        dest.flushSync()
+      } catch {
+        // Nothing was buffered, or the file went away: there is nowhere left to report it.
+      }
+    }
+  }
+}

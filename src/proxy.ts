@@ -1,0 +1,121 @@
+// Proxy mode: fetches a token from the masters in order with undici, bounded in time, sockets and bytes.
+import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
+import type { Master } from './config.js'
+import { CHALLENGE_PREFIX } from './target.js'
+
+/** Marks a request a responder forwarded; one that arrives with it is answered from local files only. */
+export const FORWARDED_HEADER = 'x-acme-responder-forwarded'
+
+export interface Try { readonly master: string, readonly ms: number, readonly result: string }
+
+export type ProxyResult =
+  | { readonly kind: 'found', readonly body: Buffer, readonly master: string, readonly tries: readonly Try[] }
+  | { readonly kind: 'not-found' | 'unreachable', readonly tries: readonly Try[] }
+
+export interface Proxy {
+  fetch (token: string, log: Logger): Promise<ProxyResult>
+  close (): Promise<void>
+}
+
+export interface ProxySettings {
+  readonly masters: readonly Master[]
+  readonly timeout: number
+  readonly budget: number
+  readonly maxSize: number
+  readonly userAgent: string
+}
+
+/** A small socket bound per master: a slow master queues requests instead of eating descriptors. */
+const CONNECTIONS_PER_MASTER = 4
+
+type Attempt = { kind: 'ok', body: Buffer } | { kind: '404' } | { kind: 'failed', why: string }
+
+async function readCapped (body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > max) {
+      body.destroy()
+      return undefined
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks, size)
+}
+
+async function attempt (agent: Dispatcher, url: string, s: ProxySettings, ms: number): Promise<Attempt> {
+  try {
+    const res = await agent.request({
+      origin: new URL(url).origin,
+      path: new URL(url).pathname,
+      method: 'GET',
+      // Only what the master needs: the client's own headers are not copied upstream.
+      headers: { [FORWARDED_HEADER]: '1', 'user-agent': s.userAgent, accept: '*/*' },
+      signal: AbortSignal.timeout(ms),
+      headersTimeout: ms,
+      bodyTimeout: ms
+    })
+    if (res.statusCode !== 200) {
+      res.body.destroy()
+      return res.statusCode === 404 ? { kind: '404' } : { kind: 'failed', why: `status ${res.statusCode}` }
+    }
+    const body = await readCapped(res.body, s.maxSize)
+    return body === undefined ? { kind: 'failed', why: `body over ${s.maxSize} bytes` } : { kind: 'ok', body }
+  } catch (err) {
+    const e = err as { name?: string, code?: string, message?: string }
+    const why = e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT'
+      ? `timeout after ${ms} ms`
+      : e.code ?? e.message ?? String(err)
+    return { kind: 'failed', why }
+  }
+}
+
+export async function createProxy (s: ProxySettings): Promise<Proxy> {
+  // Loaded here, not at start: only proxy mode and `check` pay for undici.
+  const { Agent } = await import('undici')
+  const agent = new Agent({ connections: CONNECTIONS_PER_MASTER, keepAliveTimeout: 4000, connectTimeout: s.timeout })
+  const inFlight = new Map<string, Promise<ProxyResult>>()
+
+  async function fetchFromMasters (token: string): Promise<ProxyResult> {
+    const deadline = Date.now() + s.budget
+    const tries: Try[] = []
+    let failures = 0
+    for (const m of s.masters) {
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        tries.push({ master: m.url, ms: 0, result: 'skipped: budget spent' })
+        failures++
+        continue
+      }
+      const t0 = performance.now()
+      const a = await attempt(agent, `${m.url}${CHALLENGE_PREFIX}/${token}`, s, Math.min(s.timeout, left))
+      const ms = Math.round(performance.now() - t0)
+      if (a.kind === 'ok') {
+        tries.push({ master: m.url, ms, result: '200' })
+        return { kind: 'found', body: a.body, master: m.url, tries }
+      }
+      tries.push({ master: m.url, ms, result: a.kind === '404' ? '404' : a.why })
+      if (a.kind === 'failed') failures++
+    }
+    // A master that failed may hold the token, so only a unanimous 404 is a 404.
+    return { kind: failures === 0 ? 'not-found' : 'unreachable', tries }
+  }
+
+  return {
+    fetch (token, log) {
+      // The CA's perspectives ask for one token at nearly the same time: they share one upstream fetch.
+      let p = inFlight.get(token)
+      if (p === undefined) {
+        p = fetchFromMasters(token).finally(() => inFlight.delete(token))
+        inFlight.set(token, p)
+        p.then((r) => {
+          for (const t of r.tries) if (t.result !== '200' && t.result !== '404') log.warn({ token, master: t.master, ms: t.ms, why: t.result }, `master ${t.master} failed: ${t.result}`)
+        }, () => {})
+      }
+      return p
+    },
+    async close () { await agent.close() }
+  }
+}

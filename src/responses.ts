@@ -1,0 +1,81 @@
+// Prebuilt answers: header blocks and bodies computed once per configuration, not per request.
+
+export interface Answer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Buffer
+}
+
+export interface Answers {
+  readonly maintenance: Answer
+  readonly badRequest: Answer
+  readonly methodNotAllowed: Answer
+  readonly invalidToken: Answer
+  readonly notFound: Answer
+  readonly unusable: Answer
+  readonly badGateway: Answer
+  readonly contentType: string
+  readonly redirectStatus: number
+}
+
+export const DEFAULT_MAINTENANCE_PAGE = `<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>Closed for Maintenance</title>
+  </head>
+  <body>
+    <h1>We are temporarily closed<br>for site maintenance.</h1>
+    <p>We'll be back in a little while... Thanks for your patience!</p>
+  </body>
+</html>
+`
+
+const COMMON = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
+
+function answer (status: number, headers: Record<string, string>, body: Buffer): Answer {
+  return Object.freeze({
+    status,
+    headers: Object.freeze({ ...COMMON, ...headers, 'content-length': String(body.length) }),
+    body
+  })
+}
+
+function jsonError (status: number, error: string, extra: Record<string, string> = {}): Answer {
+  const body = Buffer.from(JSON.stringify({ status, error }) + '\n')
+  return answer(status, { 'content-type': 'application/json', ...extra }, body)
+}
+
+export interface AnswerSettings {
+  readonly maintenanceStatus: number
+  readonly retryAfter: number
+  readonly contentType: string
+  readonly redirectStatus: number
+}
+
+export function buildAnswers (settings: AnswerSettings, maintenancePage: Buffer): Answers {
+  return Object.freeze({
+    maintenance: answer(settings.maintenanceStatus, {
+      'content-type': 'text/html; charset=utf-8',
+      'retry-after': String(settings.retryAfter)
+    }, maintenancePage),
+    badRequest: jsonError(400, 'bad request', { connection: 'close' }),
+    methodNotAllowed: jsonError(405, 'method not allowed', { allow: 'GET, HEAD' }),
+    invalidToken: jsonError(404, 'not a valid challenge token'),
+    notFound: jsonError(404, 'challenge token not found'),
+    unusable: jsonError(500, 'challenge token file unusable'),
+    badGateway: jsonError(502, 'no master could be reached'),
+    contentType: settings.contentType,
+    redirectStatus: settings.redirectStatus
+  })
+}
+
+export function tokenAnswer (answers: Answers, body: Buffer): Answer {
+  return answer(200, { 'content-type': answers.contentType }, body)
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export function redirectAnswer (answers: Answers, location: string): Answer {
+  return answer(answers.redirectStatus, { location }, EMPTY)
+}

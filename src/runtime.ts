@@ -1,0 +1,45 @@
+// The swappable state a request is answered with: config, policy, prebuilt answers, proxy. Rebuilt on SIGHUP.
+import { readFile } from 'node:fs/promises'
+import type { Config } from './config.js'
+import { policyFromConfig, type Policy } from './decide.js'
+import { createProxy, type Proxy } from './proxy.js'
+import { buildAnswers, DEFAULT_MAINTENANCE_PAGE, type Answers } from './responses.js'
+import { VERSION } from './version.js'
+
+export interface Runtime {
+  readonly config: Config
+  readonly policy: Policy
+  readonly answers: Answers
+  readonly proxy: Proxy | undefined
+}
+
+/** Largest maintenance page accepted: it is held in memory and sent on every miss. */
+const MAX_PAGE = 1024 * 1024
+
+export class PageError extends Error {}
+
+async function maintenancePage (file: string | undefined): Promise<Buffer> {
+  if (file === undefined) return Buffer.from(DEFAULT_MAINTENANCE_PAGE)
+  let page: Buffer
+  try {
+    page = await readFile(file)
+  } catch (err) {
+    throw new PageError(`invalid --maintenance-page: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  if (page.length > MAX_PAGE) throw new PageError(`invalid --maintenance-page: ${file} is over ${MAX_PAGE} bytes`)
+  return page
+}
+
+export async function buildRuntime (config: Config): Promise<Runtime> {
+  const answers = buildAnswers(config, await maintenancePage(config.maintenancePage))
+  const proxy = config.mode === 'proxy'
+    ? await createProxy({
+      masters: config.masters,
+      timeout: config.proxyTimeout,
+      budget: config.proxyBudget,
+      maxSize: config.maxTokenSize,
+      userAgent: `acme-responder/${VERSION}`
+    })
+    : undefined
+  return Object.freeze({ config, policy: policyFromConfig(config), answers, proxy })
+}

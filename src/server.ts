@@ -1,0 +1,93 @@
+// node:http servers for every listener, with the limits that keep slow or hostile clients from hurting.
+import { createServer, type RequestListener, type Server } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Listener } from './listen.js'
+
+export interface Limits {
+  readonly maxConnections: number
+  readonly maxHeaderSize: number
+  readonly headersTimeout: number
+  readonly requestTimeout: number
+  readonly keepAliveTimeout: number
+}
+
+export class ListenError extends Error {}
+
+export function formatAddress (l: { host: string, port: number }): string {
+  return l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`
+}
+
+const CLIENT_ERRORS: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout'
+}
+
+function onClientError (err: NodeJS.ErrnoException, socket: Socket, count: (kind: string) => void): void {
+  count('bad-request')
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const status = CLIENT_ERRORS[err.code ?? ''] ?? '400 Bad Request'
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  // end() waits for the peer; a client that never reads must not keep the socket.
+  setTimeout(() => socket.destroy(), 1000).unref()
+}
+
+export function createHttpServer (handler: RequestListener, limits: Limits, count: (kind: string) => void): Server {
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Node checks the header and request timeouts only this often (30 s by default), which would let a
+    // slowloris hold a socket for half a minute past its deadline.
+    connectionsCheckingInterval: 1000,
+    // Host is checked by the core, which also accepts HTTP/1.0 without one and refuses duplicates.
+    requireHostHeader: false,
+    noDelay: true
+  }, handler)
+  server.maxConnections = limits.maxConnections
+  server.keepAliveTimeout = limits.keepAliveTimeout
+  // Idle sockets (including those that never sent a byte) are cut after the request timeout.
+  server.timeout = limits.requestTimeout
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, count))
+  return server
+}
+
+/** Binds one listener; resolves to undefined when an optional IPv6 listener has no IPv6 to bind. */
+export function listen (server: Server, l: Listener): Promise<Server | undefined> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening)
+      if (l.optional && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) {
+        resolve(undefined)
+        return
+      }
+      const why = err.code === 'EADDRINUSE'
+        ? 'address already in use'
+        : err.code === 'EACCES'
+          ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+          : err.code === 'EADDRNOTAVAIL' ? 'no such address on this host' : err.message
+      reject(new ListenError(`cannot listen on ${formatAddress(l)}: ${why}`))
+    }
+    const onListening = (): void => {
+      server.off('error', onError)
+      resolve(server)
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen({ host: l.host, port: l.port, ipv6Only: l.ipv6Only, exclusive: true })
+  })
+}
+
+/** Stops accepting, lets in-flight requests finish, and cuts whatever is left after graceMs. */
+export async function drain (servers: readonly Server[], graceMs: number): Promise<void> {
+  const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
+  // server.close() drops idle keep-alive sockets; closeIdleConnections() again catches those that
+  // finished a response in the meantime.
+  for (const s of servers) s.closeIdleConnections()
+  const timer = setTimeout(() => { for (const s of servers) s.closeAllConnections() }, graceMs)
+  await Promise.all(closed)
+  clearTimeout(timer)
+}

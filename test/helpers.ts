@@ -1,0 +1,158 @@
+// Test helpers: responders on 127.0.0.x port 0, raw sockets, temp dirs and CLI child processes.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { request, type IncomingHttpHeaders, type Server } from 'node:http'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { buildConfig } from '../src/config.js'
+import { createHandler } from '../src/handler.js'
+import { createHitCounter } from '../src/hit-counter.js'
+import type { RawOptions } from '../src/options.js'
+import { buildRuntime } from '../src/runtime.js'
+import { createHttpServer, listen } from '../src/server.js'
+
+export const CLI = new URL('../src/cli.js', import.meta.url).pathname
+
+export function tempDir (t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'acme-responder-test-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export interface Running {
+  readonly port: number
+  readonly host: string
+  readonly url: string
+  readonly logs: Array<Record<string, unknown>>
+  readonly server: Server
+  close (): Promise<void>
+}
+
+/** An in-process responder on 127.0.0.x, port 0, with its log lines captured. */
+export async function startResponder (opts: RawOptions, host = '127.0.0.1'): Promise<Running> {
+  const config = buildConfig({ listen: [`${host}:0`], ...opts }, 'linux')
+  const runtime = await buildRuntime(config)
+  const logs: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'debug' }, { write: (s: string) => { logs.push(JSON.parse(s) as Record<string, unknown>) } })
+  const hits = createHitCounter(() => logger)
+  const server = createHttpServer(createHandler(() => runtime, logger, hits), config, (k) => hits.count(k))
+  const listener = config.listen[0]
+  if (listener === undefined) throw new Error('no listener')
+  await listen(server, listener)
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  return {
+    port,
+    host,
+    url: `http://${host}:${port}`,
+    logs,
+    server,
+    async close () {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      hits.stop()
+      await runtime.proxy?.close()
+    }
+  }
+}
+
+export interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer, text: string }
+
+/** One HTTP request on its own connection, with full control over Host (fetch() forbids that). */
+export function get (r: { port: number, host?: string }, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: r.host ?? '127.0.0.1', port: r.port, path, method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const body = Buffer.concat(chunks)
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString() })
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** Sends bytes exactly as given and returns everything the server sent until it closed or went quiet. */
+export function raw (r: { port: number, host?: string }, bytes: string | Buffer, quietMs = 300): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(r.port, r.host ?? '127.0.0.1')
+    const chunks: Buffer[] = []
+    let timer: NodeJS.Timeout | undefined
+    const done = (): void => {
+      clearTimeout(timer)
+      sock.destroy()
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    }
+    const arm = (): void => { clearTimeout(timer); timer = setTimeout(done, quietMs) }
+    sock.on('connect', () => { sock.write(bytes); arm() })
+    sock.on('data', (c: Buffer) => { chunks.push(c); arm() })
+    sock.on('close', done)
+    sock.on('error', (err) => { if (chunks.length > 0) done(); else reject(err) })
+  })
+}
+
+export function statusOf (response: string): number {
+  return Number(/^HTTP\/1\.[01] (\d{3})/.exec(response)?.[1] ?? 0)
+}
+
+export interface Cli {
+  readonly child: ChildProcess
+  stdout: string
+  stderr: string
+  readonly exited: Promise<number | null>
+  /** Resolves with the first stdout JSON line matching the predicate. */
+  line (pred: (l: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>
+}
+
+export function spawnCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string } = {}): Cli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...opts
+  })
+  const cli: Cli = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: once(child, 'exit').then(([code]) => code as number | null),
+    line (pred, ms = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          for (const l of cli.stdout.split('\n')) {
+            if (!l.startsWith('{')) continue
+            const obj = JSON.parse(l) as Record<string, unknown>
+            if (pred(obj)) {
+              clearTimeout(timer)
+              child.stdout?.off('data', check)
+              resolve(obj)
+              return true
+            }
+          }
+          return false
+        }
+        const timer = setTimeout(() => reject(new Error(`no matching log line in ${ms} ms; stdout: ${cli.stdout} stderr: ${cli.stderr}`)), ms)
+        if (!check()) child.stdout?.on('data', check)
+      })
+    }
+  }
+  child.stdout?.on('data', (c: Buffer) => { cli.stdout += c.toString() })
+  child.stderr?.on('data', (c: Buffer) => { cli.stderr += c.toString() })
+  return cli
+}
+
+/** Starts the CLI server and returns it with the port it bound. */
+export async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli & { port: number }> {
+  const cli = spawnCli(args, env)
+  const ready = await Promise.race([
+    cli.line((l) => l.msg === 'acme-responder listening'),
+    cli.exited.then((code) => { throw new Error(`exited ${code}: ${cli.stderr}`) })
+  ])
+  const addr = String((ready.listen as string[])[0])
+  return Object.assign(cli, { port: Number(addr.slice(addr.lastIndexOf(':') + 1)) })
+}

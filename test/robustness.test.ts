@@ -1,0 +1,75 @@
+// Slow and many clients: timeouts cut slowloris, idle floods do not stop the responder answering others.
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { get, startResponder, tempDir } from './helpers.js'
+
+const P = '/.well-known/acme-challenge/'
+
+function open (port: number, host = '127.0.0.1'): Promise<Socket> {
+  const s = connect(port, host)
+  s.on('error', () => {})
+  s.resume()
+  return once(s, 'connect').then(() => s)
+}
+
+async function closedWithin (s: Socket, ms: number): Promise<boolean> {
+  if (s.destroyed || s.readableEnded) return true
+  // Not events.once(): it rejects on the EPIPE a cut socket may report first.
+  const closed = new Promise<boolean>((resolve) => s.once('close', () => resolve(true)))
+  const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())
+  return await Promise.race([closed, late])
+}
+
+test('slowloris: silent, half-sent and trickling connections are cut after the timeouts', async (t) => {
+  const r = await startResponder({ 'challenge-dir': tempDir(t), 'headers-timeout': '1000', 'request-timeout': '1500', 'keep-alive-timeout': '500' })
+  t.after(() => r.close())
+  const silent = await open(r.port)
+  const half = await open(r.port)
+  half.write('GET / HTTP/1.1\r\nHost: x\r\n')
+  const trickle = await open(r.port)
+  trickle.write('GET / HTTP/1.1\r\n')
+  const drip = setInterval(() => trickle.write('X-A: b\r\n'), 200)
+  trickle.on('close', () => clearInterval(drip))
+  t.after(() => clearInterval(drip))
+  const keep = await open(r.port)
+  keep.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  // Bounds are generous: this checks that the cut happens, not how fast.
+  for (const [name, s] of [['silent', silent], ['half-sent', half], ['trickling', trickle], ['idle keep-alive', keep]] as const) {
+    assert.ok(await closedWithin(s, 8000), `${name} connection still open`)
+  }
+})
+
+test('2,000 idle and 1,000 half-sent connections do not stop the responder answering others', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'tok'), 'answer')
+  const r = await startResponder({ 'challenge-dir': dir })
+  t.after(() => r.close())
+  const sockets: Socket[] = []
+  t.after(() => { for (const s of sockets) s.destroy() })
+  for (let i = 0; i < 2000; i += 100) sockets.push(...await Promise.all(Array.from({ length: 100 }, () => open(r.port))))
+  for (let i = 0; i < 1000; i += 100) {
+    const batch = await Promise.all(Array.from({ length: 100 }, () => open(r.port)))
+    for (const s of batch) s.write('GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: x\r\n')
+    sockets.push(...batch)
+  }
+  const answers = await Promise.all(Array.from({ length: 20 }, () => get(r, P + 'tok', { host: 'x' })))
+  for (const a of answers) assert.equal(a.text, 'answer')
+  assert.ok(r.server.listening)
+})
+
+test('the connection cap refuses sockets beyond it and recovers when they go', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'tok'), 'answer')
+  const r = await startResponder({ 'challenge-dir': dir, 'max-connections': '50' })
+  t.after(() => r.close())
+  const hogs = await Promise.all(Array.from({ length: 50 }, () => open(r.port)))
+  const refused = await open(r.port)
+  assert.ok(await closedWithin(refused, 5000), 'a socket over the cap is closed')
+  for (const s of hogs) s.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  assert.equal((await get(r, P + 'tok', { host: 'x' })).text, 'answer')
+})
