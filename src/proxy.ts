@@ -36,10 +36,8 @@ async function readCapped (body: Dispatcher.ResponseData['body'], max: number): 
   let size = 0
   for await (const chunk of body) {
     size += (chunk as Buffer).length
-    if (size > max) {
-      body.destroy()
-      return undefined
-    }
+    // Leaving the loop early destroys the stream: nothing past the cap is buffered.
+    if (size > max) return undefined
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks, size)
@@ -58,7 +56,8 @@ async function attempt (agent: Dispatcher, url: string, s: ProxySettings, ms: nu
       bodyTimeout: ms
     })
     if (res.statusCode !== 200) {
-      res.body.destroy()
+      // dump() reads a little and closes cleanly; destroy() would surface as an aborted request.
+      await res.body.dump({ limit: s.maxSize }).catch(() => {})
       return res.statusCode === 404 ? { kind: '404' } : { kind: 'failed', why: `status ${res.statusCode}` }
     }
     const body = await readCapped(res.body, s.maxSize)

@@ -34,6 +34,9 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket, count: (kind
   setTimeout(() => socket.destroy(), 1000).unref()
 }
 
+/** Sockets that have not yet sent a request, per server: drain() must close them itself. */
+const fresh = new WeakMap<Server, Set<Socket>>()
+
 export function createHttpServer (handler: RequestListener, limits: Limits, count: (kind: string) => void): Server {
   const server = createServer({
     maxHeaderSize: limits.maxHeaderSize,
@@ -52,6 +55,13 @@ export function createHttpServer (handler: RequestListener, limits: Limits, coun
   // Idle sockets (including those that never sent a byte) are cut after the request timeout.
   server.timeout = limits.requestTimeout
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, count))
+  const waiting = new Set<Socket>()
+  fresh.set(server, waiting)
+  server.on('connection', (socket: Socket) => {
+    waiting.add(socket)
+    socket.once('close', () => waiting.delete(socket))
+  })
+  server.prependListener('request', (req) => waiting.delete(req.socket))
   return server
 }
 
@@ -84,9 +94,12 @@ export function listen (server: Server, l: Listener): Promise<Server | undefined
 /** Stops accepting, lets in-flight requests finish, and cuts whatever is left after graceMs. */
 export async function drain (servers: readonly Server[], graceMs: number): Promise<void> {
   const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
-  // server.close() drops idle keep-alive sockets; closeIdleConnections() again catches those that
-  // finished a response in the meantime.
-  for (const s of servers) s.closeIdleConnections()
+  // server.close() drops idle keep-alive sockets, but closeIdleConnections misses pre-request
+  // sockets: a client that connected and said nothing would hold the exit for the headers timeout.
+  for (const s of servers) {
+    s.closeIdleConnections()
+    for (const socket of fresh.get(s) ?? []) socket.destroy()
+  }
   const timer = setTimeout(() => { for (const s of servers) s.closeAllConnections() }, graceMs)
   await Promise.all(closed)
   clearTimeout(timer)

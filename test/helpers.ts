@@ -110,7 +110,7 @@ export interface Cli {
   line (pred: (l: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>
 }
 
-export function spawnCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string } = {}): Cli {
+export function spawnCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string, uid?: number, gid?: number } = {}): Cli {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,170 @@
+// `acme-responder check` as a child process against local responders sharing one port on 127.0.4.x.
+import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { parseDomainsTxt } from '../src/check/domains-txt.js'
+import { followRedirect, isPublicAddress, judgeAnswer } from '../src/check/rules.js'
+import type { CheckReport } from '../src/check/report.js'
+import { spawnCli, startResponder, tempDir, type Running } from './helpers.js'
+
+type T = { after: (fn: () => unknown) => void }
+
+async function server (t: T, host: string, port: number, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> {
+  const s = createServer(answer)
+  await new Promise<void>((resolve) => s.listen(port, host, resolve))
+  t.after(() => { s.closeAllConnections(); s.close() })
+}
+
+async function circuit (t: T): Promise<{ dir: string, port: number, master: Running, secondary: Running, lonely: Running }> {
+  const dir = tempDir(t)
+  const master = await startResponder({ 'challenge-dir': dir, master: ['www.example.test'] }, '127.0.4.1')
+  t.after(() => master.close())
+  const port = master.port
+  // Every host listens on the same port, as they all would on 80.
+  const secondary = await startResponder({ listen: [`127.0.4.2:${port}`], 'challenge-dir': tempDir(t), master: [`http://www.example.test:${port}`] })
+  t.after(() => secondary.close())
+  const lonely = await startResponder({ listen: [`127.0.4.3:${port}`], 'challenge-dir': tempDir(t) })
+  t.after(() => lonely.close())
+  return { dir, port, master, secondary, lonely }
+}
+
+async function check (args: string[]): Promise<{ code: number | null, out: string, err: string }> {
+  const cli = spawnCli(['check', ...args])
+  const code = await cli.exited
+  await new Promise((resolve) => setImmediate(resolve))
+  return { code, out: cli.stdout, err: cli.stderr }
+}
+
+test('a passing secondary → master circuit; the probe file is gone afterwards', async (t) => {
+  const c = await circuit(t)
+  const r = await check(['--challenge-dir', c.dir, '--port', String(c.port), '--resolve', 'www.example.test:127.0.4.1',
+    '--resolve', 'mail.example.test:127.0.4.2', 'www.example.test', 'mail.example.test'])
+  assert.equal(r.code, 0, r.out + r.err)
+  assert.match(r.out, /PASS www\.example\.test/)
+  assert.match(r.out, /PASS mail\.example\.test/)
+  assert.match(r.out, /→ 302 Location: http:\/\/www\.example\.test:\d+\/\.well-known\/acme-challenge\//)
+  assert.match(r.out, /all 2 names pass/)
+  assert.deepEqual(readdirSync(c.dir), [])
+  // Five concurrent requests per address reached the master, as the CA's perspectives would.
+  assert.ok(c.master.logs.filter((l) => l.outcome === 'served').length >= 10)
+})
+
+test('--json output, one good and one bad address, a host without a master', async (t) => {
+  const c = await circuit(t)
+  const r = await check(['--json', '--challenge-dir', c.dir, '--port', String(c.port), '--resolve', 'www.example.test:127.0.4.1',
+    '--resolve', 'mail.example.test:127.0.4.2', '--resolve', 'mail.example.test:127.0.4.9', '--resolve', 'lonely.example.test:127.0.4.3',
+    'mail.example.test', 'lonely.example.test'])
+  assert.equal(r.code, 1)
+  const report = JSON.parse(r.out) as CheckReport
+  assert.equal(report.ok, false)
+  const mail = report.names.find((n) => n.name === 'mail.example.test')
+  assert.equal(mail?.ok, false)
+  assert.deepEqual(mail?.addresses.map((a) => [a.address, a.ok]), [['127.0.4.2', true], ['127.0.4.9', false]])
+  assert.match(String(mail?.addresses[1]?.result.fix), /nothing listens on port \d+ at 127\.0\.4\.9/)
+  const lonely = report.names.find((n) => n.name === 'lonely.example.test')
+  assert.match(String(lonely?.addresses[0]?.result.error), /404/)
+  assert.match(String(lonely?.addresses[0]?.result.fix), /--master/)
+  assert.deepEqual(readdirSync(c.dir), [])
+})
+
+test('303, loops, too many redirects, wrong body, big body and a maintenance page all FAIL with their reason', async (t) => {
+  const dir = tempDir(t)
+  const probe = await startResponder({ 'challenge-dir': tempDir(t) }, '127.0.5.1')
+  t.after(() => probe.close())
+  const port = probe.port
+  const P = '/.well-known/acme-challenge/'
+  await server(t, '127.0.5.2', port, (req, res) => { res.writeHead(303, { location: `http://www.example.test:${port}${req.url ?? ''}` }).end() })
+  await server(t, '127.0.5.3', port, (req, res) => { res.writeHead(302, { location: req.url ?? '/' }).end() })
+  await server(t, '127.0.5.4', port, (req, res) => { res.writeHead(302, { location: `${req.url ?? ''}x` }).end() })
+  await server(t, '127.0.5.5', port, (_req, res) => { res.end('wrong.body') })
+  await server(t, '127.0.5.6', port, (req, res) => { res.end(`${(req.url ?? '').slice(P.length)}.${'b'.repeat(120)}`) })
+  await server(t, '127.0.5.7', port, (_req, res) => { res.writeHead(503, { 'content-type': 'text/html' }).end('<h1>closed</h1>') })
+  await server(t, '127.0.5.8', port, (_req, res) => { res.writeHead(302, { location: `http://10.1.2.3:${port}${P}x` }).end() })
+  const names: Record<string, RegExp> = {
+    see: /redirect with 303/,
+    loop: /redirect loop/,
+    many: /more than 10 redirects/,
+    wrong: /does not match/,
+    big: /body of \d+ bytes or more/,
+    closed: /maintenance page/,
+    private: /private address 10\.1\.2\.3/
+  }
+  const ips = ['127.0.5.2', '127.0.5.3', '127.0.5.4', '127.0.5.5', '127.0.5.6', '127.0.5.7', '127.0.5.8']
+  const args = Object.keys(names).flatMap((n, i) => ['--resolve', `${n}.example.test:${ips[i] ?? ''}`])
+  const r = await check(['--json', '--challenge-dir', dir, '--port', String(port), ...args, ...Object.keys(names).map((n) => `${n}.example.test`)])
+  assert.equal(r.code, 1, r.err)
+  const report = JSON.parse(r.out) as CheckReport
+  for (const [n, re] of Object.entries(names)) {
+    const a = report.names.find((x) => x.name === `${n}.example.test`)?.addresses[0]
+    assert.equal(a?.ok, false, n)
+    assert.match(String(a?.result.error), re, n)
+    assert.ok((a?.result.fix ?? '').length > 10, `${n} has a fix`)
+  }
+  assert.equal(report.names.find((x) => x.name === 'many.example.test')?.addresses[0]?.result.hops.length, 11)
+  assert.deepEqual(readdirSync(dir), [])
+})
+
+test('the probe is removed when check is interrupted', async (t) => {
+  const dir = tempDir(t)
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer(() => {})
+    s.listen(0, '127.0.5.9', () => resolve((s.address() as AddressInfo).port))
+    t.after(() => { s.closeAllConnections(); s.close() })
+  })
+  const cli = spawnCli(['check', '--challenge-dir', dir, '--port', String(port), '--resolve', 'hang.example.test:127.0.5.9', 'hang.example.test'])
+  for (let i = 0; i < 50 && readdirSync(dir).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(readdirSync(dir).length, 1, 'the probe was placed')
+  cli.child.kill('SIGINT')
+  await cli.exited
+  assert.deepEqual(readdirSync(dir), [])
+})
+
+test('stateless hosts: the expected body is computed, nothing is written', async (t) => {
+  const tp = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
+  const dir = tempDir(t)
+  const r0 = await startResponder({ 'challenge-dir': tempDir(t), 'account-thumbprint': [tp] }, '127.0.6.1')
+  t.after(() => r0.close())
+  const r = await check(['--challenge-dir', dir, '--account-thumbprint', tp, '--port', String(r0.port), '--resolve', 'smtp.example.test:127.0.6.1', 'smtp.example.test'])
+  assert.equal(r.code, 0, r.out + r.err)
+  assert.match(r.out, /stateless/)
+})
+
+test('--token/--expect probe a token placed on the master; usage errors exit 2', async (t) => {
+  const c = await circuit(t)
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(`${c.dir}/placed`, 'placed.key-auth\n')
+  const ok = await check(['--token', 'placed', '--expect', 'placed.key-auth', '--challenge-dir', tempDir(t), '--port', String(c.port),
+    '--resolve', 'www.example.test:127.0.4.1', '--resolve', 'mail.example.test:127.0.4.2', 'mail.example.test'])
+  assert.equal(ok.code, 0, ok.out)
+  const usage = await check(['--token', 'placed', 'mail.example.test'])
+  assert.equal(usage.code, 2)
+  assert.match(usage.err, /--token needs --expect/)
+  assert.equal((await check([])).code, 2)
+  assert.equal((await check(['--resolve', 'nonsense', 'x'])).code, 2)
+})
+
+test('domains.txt parsing', () => {
+  assert.deepEqual(parseDomainsTxt('# certs\nexample.com www.example.com > main\n\nmail.example.com  imap.example.com # mail\n  Mysql.example.com\nwww.example.com\n'),
+    ['example.com', 'www.example.com', 'mail.example.com', 'imap.example.com', 'mysql.example.com'])
+})
+
+test('validator rules', () => {
+  const from = new URL('http://a.example/.well-known/acme-challenge/t')
+  assert.equal(followRedirect(from, 301, 'http://b.example/x', [], 80).ok, true)
+  assert.equal(followRedirect(from, 301, 'http://b.example/x', Array.from({ length: 10 }, (_, i) => String(i)), 80).ok, true)
+  assert.equal(followRedirect(from, 301, 'http://b.example/x', Array.from({ length: 11 }, (_, i) => String(i)), 80).ok, false)
+  assert.equal(followRedirect(from, 303, 'http://b.example/x', [], 80).ok, false)
+  assert.equal(followRedirect(from, 302, 'ftp://b.example/x', [], 80).ok, false)
+  assert.equal(followRedirect(from, 302, 'http://b.example:8080/x', [], 80).ok, false)
+  assert.equal(followRedirect(from, 302, 'https://b.example:443/x', [], 80).ok, true)
+  assert.equal(followRedirect(from, 302, 'http://192.168.1.1/x', [], 80).ok, false)
+  assert.equal(followRedirect(from, 302, 'http://8.8.8.8/x', [], 80).ok, true)
+  assert.match(JSON.stringify(followRedirect(from, 302, 'http://example.com.well-known/acme-challenge/x', [], 80)), /lacks the/)
+  assert.equal(isPublicAddress('::1'), false)
+  assert.equal(isPublicAddress('2001:4860::8888'), true)
+  assert.equal(judgeAnswer(200, Buffer.from('k.a\r\n'), 'k.a', undefined).ok, true)
+  assert.equal(judgeAnswer(200, Buffer.from('k.a  '), 'k.a', undefined).ok, false)
+  assert.equal(judgeAnswer(200, Buffer.from(' k.a'), 'k.a', undefined).ok, false)
+})

@@ -1,0 +1,178 @@
+// Proxy mode against real local masters on 127.0.0.x: failover, timeouts, caps, loop guard, sharing.
+import assert from 'node:assert/strict'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'node:test'
+import { get, startResponder, tempDir } from './helpers.js'
+
+const P = '/.well-known/acme-challenge/'
+const T = 'proxy_token-123'
+
+interface Master { url: string, hits: IncomingMessage[], server: Server }
+
+async function master (t: { after: (fn: () => unknown) => void }, host: string, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<Master> {
+  const hits: IncomingMessage[] = []
+  const server = createServer((req, res) => { hits.push(req); answer(req, res) })
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
+  t.after(() => { server.closeAllConnections(); server.close() })
+  return { url: `http://${host}:${(server.address() as AddressInfo).port}`, hits, server }
+}
+
+/** A port that was just free: nothing listens there, so connecting is refused. */
+async function closedPort (host: string): Promise<string> {
+  const s = createServer()
+  await new Promise<void>((resolve) => s.listen(0, host, resolve))
+  const { port } = s.address() as AddressInfo
+  await new Promise((resolve) => s.close(resolve))
+  return `http://${host}:${port}`
+}
+
+const ok = (body: string) => (_req: IncomingMessage, res: ServerResponse): void => { res.end(body) }
+const notFound = (_req: IncomingMessage, res: ServerResponse): void => { res.statusCode = 404; res.end('{}') }
+
+async function responder (t: { after: (fn: () => unknown) => void }, masters: string[], extra: Record<string, string> = {}) {
+  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: masters, ...extra }, '127.0.1.1')
+  t.after(() => r.close())
+  return r
+}
+
+test('first master 404, second 200 → 200 with the second\'s bytes and headers of our own', async (t) => {
+  const m1 = await master(t, '127.0.1.2', notFound)
+  const m2 = await master(t, '127.0.1.3', (_req, res) => { res.setHeader('content-type', 'text/evil'); res.setHeader('set-cookie', 'x=y'); res.end('from.two\n') })
+  const r = await responder(t, [m1.url, m2.url])
+  const res = await get(r, P + T, { host: 'mail.example.com', cookie: 'secret=1', authorization: 'Basic eA==' })
+  assert.equal(res.status, 200)
+  assert.equal(res.text, 'from.two\n')
+  assert.equal(res.headers['content-type'], 'application/jose+json')
+  assert.equal(res.headers['cache-control'], 'no-store')
+  assert.equal(res.headers['set-cookie'], undefined)
+  const hit = m2.hits[0]
+  assert.equal(hit?.url, P + T)
+  assert.equal(hit?.headers.host, new URL(m2.url).host)
+  assert.equal(hit?.headers.cookie, undefined)
+  assert.equal(hit?.headers.authorization, undefined)
+  assert.equal(hit?.headers['x-acme-responder-forwarded'], '1')
+  const log = r.logs.find((l) => l.outcome === 'proxied')
+  assert.equal(log?.master, m2.url)
+  assert.deepEqual((log?.tries as Array<{ master: string, result: string }>).map((x) => [x.master, x.result]), [[m1.url, '404'], [m2.url, '200']])
+})
+
+test('first master down (closed port) → second used', async (t) => {
+  const m2 = await master(t, '127.0.1.3', ok('two'))
+  const r = await responder(t, [await closedPort('127.0.1.2'), m2.url])
+  assert.equal((await get(r, P + T, { host: 'x' })).text, 'two')
+  assert.match(String(r.logs.find((l) => l.level === 40)?.why), /ECONNREFUSED/)
+})
+
+test('first master hangs → timeout, then the second, within the budget', async (t) => {
+  const hang = await master(t, '127.0.1.2', () => {})
+  const m2 = await master(t, '127.0.1.3', ok('two'))
+  const r = await responder(t, [hang.url, m2.url], { 'proxy-timeout': '500', 'proxy-budget': '1500' })
+  const t0 = Date.now()
+  const res = await get(r, P + T, { host: 'x' })
+  assert.equal(res.text, 'two')
+  assert.ok(Date.now() - t0 < 1500 + 500, 'answered within the budget')
+  assert.match(String(r.logs.find((l) => l.level === 40)?.why), /timeout/)
+})
+
+test('masters that all hang exhaust the budget and give 502', async (t) => {
+  const h1 = await master(t, '127.0.1.2', () => {})
+  const h2 = await master(t, '127.0.1.3', () => {})
+  const h3 = await master(t, '127.0.1.4', () => {})
+  const r = await responder(t, [h1.url, h2.url, h3.url], { 'proxy-timeout': '400', 'proxy-budget': '600' })
+  const t0 = Date.now()
+  assert.equal((await get(r, P + T, { host: 'x' })).status, 502)
+  assert.ok(Date.now() - t0 < 600 + 500, 'the overall budget bounds the wait')
+  assert.equal(h3.hits.length, 0, 'the third master is not tried once the budget is spent')
+})
+
+test('all 404 → 404; none reachable → 502; 500 and redirects count as failures', async (t) => {
+  const a = await master(t, '127.0.1.2', notFound)
+  const b = await master(t, '127.0.1.3', notFound)
+  assert.equal((await get(await responder(t, [a.url, b.url]), P + T, { host: 'x' })).status, 404)
+  const r2 = await responder(t, [await closedPort('127.0.1.5'), await closedPort('127.0.1.6')])
+  const res = await get(r2, P + T, { host: 'x' })
+  assert.equal(res.status, 502)
+  assert.equal(res.headers['content-type'], 'application/json')
+  const e500 = await master(t, '127.0.1.7', (_req, res) => { res.statusCode = 500; res.end('boom') })
+  const e302 = await master(t, '127.0.1.8', (_req, res) => { res.writeHead(302, { location: 'http://elsewhere/' }).end() })
+  const r3 = await responder(t, [e500.url, e302.url])
+  assert.equal((await get(r3, P + T, { host: 'x' })).status, 502)
+  const whys = r3.logs.filter((l) => l.level === 40).map((l) => l.why)
+  assert.deepEqual(whys, ['status 500', 'status 302'])
+})
+
+test('a master returning 10 MiB is a failure and memory stays bounded', async (t) => {
+  const big = await master(t, '127.0.1.2', (_req, res) => {
+    const chunk = Buffer.alloc(64 * 1024, 'z')
+    let sent = 0
+    const pump = (): void => {
+      while (sent < 10 * 1024 * 1024) {
+        sent += chunk.length
+        if (!res.write(chunk)) { res.once('drain', pump); return }
+      }
+      res.end()
+    }
+    pump()
+  })
+  const m2 = await master(t, '127.0.1.3', ok('small'))
+  const r = await responder(t, [big.url, m2.url])
+  const before = process.memoryUsage().rss
+  const res = await get(r, P + T, { host: 'x' })
+  assert.equal(res.text, 'small')
+  assert.match(String(r.logs.find((l) => l.level === 40)?.why), /body over 4096 bytes/)
+  assert.ok(process.memoryUsage().rss - before < 8 * 1024 * 1024, 'the 10 MiB body was not buffered')
+})
+
+test('two responders as each other\'s master → 404, not a loop', async (t) => {
+  const { startResponder: start } = await import('./helpers.js')
+  // Each needs the other's port before it starts: bind a forwarder that learns it afterwards.
+  let bUrl = ''
+  const forward = await master(t, '127.0.1.9', (req, res) => {
+    const u = new URL(bUrl + (req.url ?? ''))
+    import('node:http').then(({ request }) => {
+      const up = request(u, { headers: req.headers }, (ur) => { res.writeHead(ur.statusCode ?? 502, ur.headers); ur.pipe(res) })
+      up.on('error', () => res.writeHead(502).end())
+      up.end()
+    }, () => {})
+  })
+  const a = await start({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [forward.url] }, '127.0.1.10')
+  t.after(() => a.close())
+  const b = await start({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [a.url] }, '127.0.1.11')
+  t.after(() => b.close())
+  bUrl = b.url
+  const res = await get(a, P + T, { host: 'mail.example.com' })
+  assert.equal(res.status, 404)
+  assert.equal(forward.hits.length, 1, 'A forwarded once')
+  assert.equal(a.logs.filter((l) => l.msg === 'challenge request').length, 1, 'B\'s forwarded request was not sent back to A')
+  assert.equal(b.logs.find((l) => l.msg === 'challenge request')?.outcome, 'not-found')
+})
+
+test('never forwards when the Host is the master itself', async (t) => {
+  const m = await master(t, '127.0.1.2', ok('x'))
+  const r = await responder(t, [m.url])
+  assert.equal((await get(r, P + T, { host: '127.0.1.2' })).status, 404)
+  assert.equal(m.hits.length, 0)
+})
+
+test('concurrent identical requests all get 200 and share upstream fetches', async (t) => {
+  const m = await master(t, '127.0.1.2', (_req, res) => { setTimeout(() => res.end('shared'), 150) })
+  const r = await responder(t, [m.url])
+  const answers = await Promise.all(Array.from({ length: 10 }, () => get(r, P + T, { host: 'x' })))
+  for (const a of answers) {
+    assert.equal(a.status, 200)
+    assert.equal(a.text, 'shared')
+  }
+  assert.ok(m.hits.length < 10, `${m.hits.length} upstream requests for 10 identical ones`)
+})
+
+test('upstream sockets per master stay bounded under a burst of distinct tokens', async (t) => {
+  let open = 0
+  let peak = 0
+  const m = await master(t, '127.0.1.2', (_req, res) => { setTimeout(() => res.end('ok'), 50) })
+  m.server.on('connection', (s) => { open++; peak = Math.max(peak, open); s.on('close', () => open--) })
+  const r = await responder(t, [m.url])
+  const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => get(r, `${P}tok${i}`, { host: 'x' })))
+  for (const a of answers) assert.equal(a.status, 200)
+  assert.ok(peak <= 4, `peak upstream sockets ${peak}`)
+})
