@@ -1,0 +1,54 @@
+// The end-to-end topology: one acme-responder per name, each on its own loopback address, port 80.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { startCli, type Cli } from '../helpers.js'
+
+export interface Host {
+  readonly name: string
+  readonly address: string
+  readonly cli: Cli
+}
+
+export interface HostSpec {
+  readonly name: string
+  readonly address: string
+  readonly args: readonly string[]
+}
+
+export async function startHosts (specs: readonly HostSpec[]): Promise<Host[]> {
+  const hosts: Host[] = []
+  try {
+    for (const s of specs) {
+      const cli = await startCli(['--listen', `${s.address}:80`, '--log-level', 'info', ...s.args])
+      hosts.push({ name: s.name, address: s.address, cli })
+    }
+  } catch (err) {
+    stopHosts(hosts)
+    throw err
+  }
+  return hosts
+}
+
+export function stopHosts (hosts: readonly Host[]): void {
+  for (const h of hosts) h.cli.child.kill('SIGKILL')
+}
+
+/** What each responder saw of the validator, one line per challenge request. */
+export function traffic (hosts: readonly Host[]): string {
+  const lines: string[] = []
+  for (const h of hosts) {
+    for (const l of h.cli.stdout.split('\n')) {
+      if (!l.includes('"challenge request"')) continue
+      const e = JSON.parse(l) as Record<string, unknown>
+      const to = e.location ?? e.master
+      lines.push(`  ${h.name} (${h.address}) ← ${String(e.ua ?? '')} Host: ${String(e.host)} → ${String(e.status)} ${String(e.outcome)}${to === undefined ? '' : ` → ${String(to)}`}`)
+    }
+  }
+  return lines.join('\n')
+}
+
+export function emptyDir (root: string, name: string): string {
+  const d = join(root, name)
+  mkdirSync(d, { recursive: true })
+  return d
+}
