@@ -1,0 +1,29 @@
+# acme-responder image: built with dev dependencies, run with production ones only, as a non-root user.
+# Build: docker build -t acme-responder .   (BASE_IMAGE may name a local Node.js base image)
+ARG BASE_IMAGE=node:24-slim
+
+FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY src ./src
+RUN npx tsc -p tsconfig.json
+
+FROM ${BASE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /src/dist/src ./dist/src
+COPY LICENSE README.md ./
+RUN mkdir -p /var/lib/dehydrated/acme-challenges /etc/acme-responder
+VOLUME ["/var/lib/dehydrated/acme-challenges", "/etc/acme-responder"]
+# Docker lets unprivileged processes bind low ports inside a container (ip_unprivileged_port_start=0),
+# so the responder listens on 80 without root or capabilities.
+USER 65534:65534
+EXPOSE 80
+# Any HTTP answer means alive; redirects are not followed (they would lead to the master).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1/.well-known/acme-challenge/healthcheck',{redirect:'manual'}).then(()=>process.exit(0),()=>process.exit(1))"]
+ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+CMD ["--listen", ":80", "--challenge-dir", "/var/lib/dehydrated/acme-challenges"]

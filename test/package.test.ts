@@ -1,0 +1,49 @@
+// npm packaging: the tarball holds only what runs, and a global install into an empty prefix works.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { get, tempDir } from './helpers.js'
+
+const ROOT = new URL('../../', import.meta.url).pathname
+
+function npm (args: string[], cwd: string): string {
+  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } })
+}
+
+test('npm pack → npm install -g into an empty prefix → a working acme-responder', { timeout: 180_000 }, async (t) => {
+  const dir = tempDir(t)
+  // --ignore-scripts: dist/ is already built, and rebuilding it under running tests would race them.
+  const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)) as Array<{ filename: string, files: Array<{ path: string }> }>
+  const files = packed[0]?.files.map((f) => f.path) ?? []
+  for (const f of files) assert.match(f, /^(dist\/src\/.+\.js|rc\.d\/.+|README\.md|LICENSE|package\.json)$/, f)
+  assert.ok(files.includes('dist/src/cli.js'))
+  assert.ok(files.includes('rc.d/acme_responder'))
+  assert.ok(files.includes('rc.d/acme-responder.service'))
+  assert.ok(!files.some((f) => f.includes('test') || f.endsWith('.ts') || f.endsWith('.map')))
+
+  const prefix = join(dir, 'prefix')
+  npm(['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(dir, packed[0]?.filename ?? '')], dir)
+  const bin = join(prefix, 'bin', 'acme-responder')
+  assert.match(execFileSync(bin, ['--version'], { encoding: 'utf8' }), /^\d+\.\d+\.\d+/)
+
+  const challenges = join(dir, 'challenges')
+  execFileSync('mkdir', [challenges])
+  writeFileSync(join(challenges, 'tok'), 'installed.answer')
+  const { spawn } = await import('node:child_process')
+  const child = spawn(bin, ['--listen', '127.0.0.11:0', '--challenge-dir', challenges], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => child.kill('SIGKILL'))
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString()
+      const l = out.split('\n').find((x) => x.includes('acme-responder listening'))
+      if (l !== undefined) resolve(l)
+    })
+    child.on('exit', (code) => reject(new Error(`exited ${String(code)}`)))
+  })
+  const addr = String((JSON.parse(line) as { listen: string[] }).listen[0])
+  const res = await get({ host: '127.0.0.11', port: Number(addr.split(':')[1]) }, '/.well-known/acme-challenge/tok', { host: 'x' })
+  assert.equal(res.text, 'installed.answer')
+})
