@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import { policyFromConfig, type Policy } from './decide.js'
 import { createProxy, type Proxy } from './proxy.js'
 import { buildAnswers, DEFAULT_MAINTENANCE_PAGE, type Answers } from './responses.js'
+import { createTokenStore, isLocalFileSystem, type TokenStore } from './token-store.js'
 import { VERSION } from './version.js'
 
 export interface Runtime {
@@ -11,6 +12,7 @@ export interface Runtime {
   readonly policy: Policy
   readonly answers: Answers
   readonly proxy: Proxy | undefined
+  readonly tokens: TokenStore
 }
 
 /** Largest maintenance page accepted: it is held in memory and sent on every miss. */
@@ -41,5 +43,6 @@ export async function buildRuntime (config: Config): Promise<Runtime> {
       userAgent: `acme-responder/${VERSION}`
     })
     : undefined
-  return Object.freeze({ config, policy: policyFromConfig(config), answers, proxy })
+  const tokens = createTokenStore(config.challengeDir, config.maxTokenSize, isLocalFileSystem(config.challengeDir, process.platform))
+  return Object.freeze({ config, policy: policyFromConfig(config), answers, proxy, tokens })
 }

@@ -10,9 +10,9 @@ export type TokenRead =
 
 // O_NOFOLLOW refuses a symlink at the last component; O_NONBLOCK keeps open() of a FIFO from waiting
 // for a writer. The directory itself may be a symlink (operators do that), only the token may not.
-const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY
+export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY
 
-function openError (err: NodeJS.ErrnoException): string | undefined {
+export function openError (err: NodeJS.ErrnoException): string | undefined {
   switch (err.code) {
     case 'ENOENT': case 'ENOTDIR': return undefined
     // Linux says ELOOP for O_NOFOLLOW on a symlink, FreeBSD says EMLINK.
@@ -28,7 +28,7 @@ export async function readTokenFile (dir: string, token: string, maxSize: number
   const file = join(dir, token)
   let handle
   try {
-    handle = await open(file, FLAGS)
+    handle = await open(file, OPEN_FLAGS)
   } catch (err) {
     const why = openError(err as NodeJS.ErrnoException)
     return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }

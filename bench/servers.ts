@@ -1,0 +1,93 @@
+// The servers the benchmark compares, each pinned to CPU 0: acme-responder, a constant node:http, nginx.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { dirname, join } from 'node:path'
+
+export interface Served { readonly name: string, readonly port: number, readonly pid: number, stop (): void }
+
+export const TOKEN = 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0'
+export const KEY_AUTH = `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`
+const CLI = new URL('../src/cli.js', import.meta.url).pathname
+
+export function has (cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+}
+
+const pin = (args: string[]): [string, string[]] => has('taskset') ? ['taskset', ['-c', '0', ...args]] : [args[0] ?? '', args.slice(1)]
+
+export function status (port: number, path: string, host = 'www.example.com'): Promise<{ status: number, body: string, location?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = ''
+      res.on('data', (c: Buffer) => { body += c.toString() })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location === undefined ? {} : { location: res.headers.location }) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+export async function waitUp (port: number, path: string, want: number, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if ((await status(port, path).catch(() => ({ status: 0 }))).status === want) return
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error(`no answer ${want} on port ${port}${path}`)
+}
+
+function start (name: string, port: number, cmd: string[], pidOf: (c: ChildProcess) => number = (c) => c.pid ?? 0): Served {
+  const [bin, args] = pin(cmd)
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'inherit'] })
+  return { name, port, get pid () { return pidOf(child) }, stop () { child.kill('SIGTERM') } }
+}
+
+/** As operators run it: default log level (a line per challenge request), to a file. */
+export function acmeResponder (port: number, challengeDir: string, extra: string[] = []): Served {
+  return start('acme-responder', port, [process.execPath, CLI, '--listen', `127.0.0.1:${port}`, '--challenge-dir', challengeDir,
+    '--master', 'www.example.com', '--log-file', join(dirname(challengeDir), `acme-responder-${port}.log`), ...extra])
+}
+
+/** The node:http ceiling: the least a node:http server can do per request. */
+export function ceiling (port: number): Served {
+  const code = `require('node:http').createServer((q, s) => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }); s.end('ok') }).listen(${port}, '127.0.0.1')`
+  return start('node:http constant', port, [process.execPath, '-e', code])
+}
+
+/** nginx with one worker: try_files for the token, 302 for a missing one, 503 page for the rest. */
+export function nginx (port: number, webroot: string, dir: string): Served {
+  writeFileSync(join(dir, 'nginx.conf'), `
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log;
+events { worker_connections 16384; }
+http {
+  # Its default: one access log line per request, as acme-responder logs each challenge request.
+  access_log ${dir}/nginx-access.log;
+  server {
+    listen 127.0.0.1:${port} reuseport;
+    location /.well-known/acme-challenge/ {
+      root ${webroot};
+      default_type application/jose+json;
+      add_header Cache-Control no-store;
+      try_files $uri @master;
+    }
+    location @master { return 302 http://www.example.com$uri; }
+    location / { add_header Retry-After 3600; return 503; }
+  }
+}
+`)
+  const pidOf = (): number => {
+    const master = readFileSync(join(dir, 'nginx.pid'), 'utf8').trim()
+    const kids = spawnSync('pgrep', ['-P', master], { encoding: 'utf8' }).stdout.trim().split('\n')
+    return Number(kids[0] ?? master)
+  }
+  return start('nginx 1 worker', port, ['nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], pidOf)
+}
+
+export function rssKb (pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(m?.[1] ?? 0)
+}

@@ -1,0 +1,100 @@
+// Token lookup: synchronous lstat + a content cache on local file systems, the async reader on network ones.
+import { closeSync, fstatSync, lstatSync, openSync, readSync, statfsSync, type Stats } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { OPEN_FLAGS, openError, readTokenFile, type TokenRead } from './token-file.js'
+
+export interface TokenStore {
+  /** Synchronous where the file system allows it; a Promise where a call could hang (NFS). */
+  lookup (token: string): TokenRead | Promise<TokenRead>
+  readonly sync: boolean
+}
+
+/** Linux statfs magic numbers of file systems whose lstat cannot hang on a remote server. */
+const LOCAL_FS = new Set([0xEF53, 0x58465342, 0x9123683E, 0x01021994, 0x2FC12FC1, 0x794C7630, 0x858458F6, 0xF2F52010, 0x3153464A])
+
+/** Whether the directory (or its nearest existing ancestor) is on a known local file system. */
+export function isLocalFileSystem (dir: string, platform: string): boolean {
+  if (platform !== 'linux') return false
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      return LOCAL_FS.has(statfsSync(d).type)
+    } catch {
+      if (dirname(d) === d) return false
+    }
+  }
+}
+
+interface Cached { readonly ino: number, readonly size: number, readonly mtimeMs: number, readonly ctimeMs: number, readonly found: TokenRead }
+
+/** Tokens live for seconds; the CA's validators ask a handful of times each. A small bound is plenty. */
+const MAX_CACHED = 1024
+/**
+ * File times come from a coarse clock (one jiffy, up to 10 ms): two same-size writes within one tick
+ * leave identical stat data. Content is cached only once its ctime is older than this, so any later
+ * change is bound to show a different ctime.
+ */
+const SETTLED_MS = 50
+
+function kind (st: Stats): string | undefined {
+  if (st.isFile()) return undefined
+  if (st.isSymbolicLink()) return 'is a symbolic link'
+  if (st.isDirectory()) return 'is a directory'
+  if (st.isFIFO()) return 'is a FIFO'
+  return st.isSocket() ? 'is a socket or device' : 'is not a regular file'
+}
+
+function readSyncSafe (file: string, st: Stats, maxSize: number): TokenRead {
+  let fd: number
+  try {
+    fd = openSync(file, OPEN_FLAGS)
+  } catch (err) {
+    const why = openError(err as NodeJS.ErrnoException)
+    return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }
+  }
+  try {
+    // The file may have been replaced between lstat and open: judge what was opened.
+    const fst = fstatSync(fd)
+    if (!fst.isFile()) return { kind: 'unusable', file, why: kind(fst) ?? 'is not a regular file' }
+    if (fst.ino !== st.ino) return { kind: 'missing' }
+    const buf = Buffer.allocUnsafeSlow(maxSize + 1)
+    const n = readSync(fd, buf, 0, maxSize + 1, 0)
+    if (n > maxSize) return { kind: 'unusable', file, why: `is over the ${maxSize}-byte cap` }
+    return { kind: 'found', body: Buffer.from(buf.subarray(0, n)) }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function createTokenStore (dir: string, maxSize: number, local: boolean): TokenStore {
+  if (!local) return { sync: false, lookup: (token) => readTokenFile(dir, token, maxSize) }
+  const cache = new Map<string, Cached>()
+  return {
+    sync: true,
+    lookup (token) {
+      const file = join(dir, token)
+      let st: Stats | undefined
+      try {
+        // One lstat per request keeps the promise: a written token is seen at once, a removed one never again.
+        st = lstatSync(file, { throwIfNoEntry: false })
+      } catch (err) {
+        const why = openError(err as NodeJS.ErrnoException)
+        return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }
+      }
+      if (st === undefined) {
+        cache.delete(token)
+        return { kind: 'missing' }
+      }
+      const bad = kind(st)
+      if (bad !== undefined) return { kind: 'unusable', file, why: bad }
+      if (st.size > maxSize) return { kind: 'unusable', file, why: `is ${st.size} bytes, over the ${maxSize}-byte cap` }
+      const hit = cache.get(token)
+      if (hit !== undefined && hit.ino === st.ino && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ctimeMs === st.ctimeMs) return hit.found
+      const found = readSyncSafe(file, st, maxSize)
+      if (found.kind === 'found' && found.body.length === st.size && Date.now() - st.ctimeMs > SETTLED_MS) {
+        if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string)
+        cache.set(token, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, found })
+      }
+      return found
+    }
+  }
+}
