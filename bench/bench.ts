@@ -2,9 +2,10 @@
 // same core, same load, interleaved rounds; prints a table and writes bench/results/.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../test/ports.js'
 import { wrk, type Load } from './load.js'
 import { acmeResponder, ceiling, has, KEY_AUTH, nginx, rssKb, status, TOKEN, waitUp, type Served } from './servers.js'
 
@@ -19,14 +20,6 @@ const ANSWERS: Answer[] = [
   { name: 'redirect 302', path: `${P}missing`, host: 'mail.example.com', check: (r) => r.status === 302 && r.location === `http://www.example.com${P}missing`, expectNon2xx: false },
   { name: 'maintenance 503', path: '/', host: 'www.example.com', check: (r) => r.status === 503, expectNon2xx: true }
 ]
-
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)

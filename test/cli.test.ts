@@ -123,6 +123,19 @@ test('SIGHUP reopens the log file and reloads config and page; a bad file keeps 
   const r = { port: Number(addr.split(':')[1]), host: '127.0.0.6' }
   assert.equal((await get(r, P + 'a', { host: 'x' })).status, 302)
 
+  // A keep-alive connection opened before the reload is still answered after it.
+  const kept = connect(r.port, r.host)
+  kept.on('error', () => {})
+  const replies: string[] = []
+  kept.on('data', (c: Buffer) => replies.push(c.toString()))
+  const ask = async (): Promise<void> => {
+    const before = replies.length
+    kept.write(`GET ${P}kept HTTP/1.1\r\nHost: x\r\n\r\n`)
+    for (let i = 0; i < 50 && replies.length === before; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await ask()
+  assert.match(replies.join(''), /^HTTP\/1\.1 302/)
+
   renameSync(log, log + '.0')
   writeFileSync(file, JSON.stringify({ ...cfg, 'redirect-status': 307 }))
   writeFileSync(page, 'page two')
@@ -130,6 +143,9 @@ test('SIGHUP reopens the log file and reloads config and page; a bad file keeps 
   await waitLog(log, /configuration reloaded/)
   assert.equal((await get(r, P + 'b', { host: 'x' })).status, 307)
   assert.equal((await get(r, '/', { host: 'x' })).text, 'page two')
+  await ask()
+  assert.match(replies.at(-1) ?? '', /^HTTP\/1\.1 307/, 'the connection survived the reload')
+  kept.destroy()
   await waitLog(log, /"token":"b"/)
   assert.ok(!readFileSync(log + '.0', 'utf8').includes('"token":"b"'), 'new lines go to the reopened file')
 

@@ -147,8 +147,8 @@ export function spawnCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { c
 }
 
 /** Starts the CLI server and returns it with the port it bound. */
-export async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli & { port: number }> {
-  const cli = spawnCli(args, env)
+export async function startCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { uid?: number, gid?: number } = {}): Promise<Cli & { port: number }> {
+  const cli = spawnCli(args, env, opts)
   const ready = await Promise.race([
     cli.line((l) => l.msg === 'acme-responder listening'),
     cli.exited.then((code) => { throw new Error(`exited ${code}: ${cli.stderr}`) })

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { get, raw, startResponder, statusOf, tempDir } from './helpers.js'
+import { get, raw, startCli, startResponder, statusOf, tempDir } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
 const SECRET = 'TOP-SECRET-CONTENT-7f3a'
@@ -85,14 +85,24 @@ test('unusable token files are refused with 500 and an error naming the file, ne
   for (const res of await Promise.all(fifoHits)) assert.equal(res.status, 500)
 })
 
-test('an unreadable token file is refused', { skip: process.getuid?.() === 0 ? 'root reads every file' : false }, async (t) => {
+test('an unreadable token file is refused', async (t) => {
   const dir = tempDir(t)
+  chmodSync(dir, 0o755)
   writeFileSync(join(dir, 'locked'), 'x')
   chmodSync(join(dir, 'locked'), 0)
-  const r = await startResponder({ 'challenge-dir': dir })
-  t.after(() => r.close())
-  assert.equal((await get(r, P + 'locked', { host: 'x' })).status, 500)
-  assert.match(String(r.logs.find((l) => l.token === 'locked' && l.level === 50)?.why), /not readable/)
+  if (process.getuid?.() !== 0) {
+    const r = await startResponder({ 'challenge-dir': dir })
+    t.after(() => r.close())
+    assert.equal((await get(r, P + 'locked', { host: 'x' })).status, 500)
+    assert.match(String(r.logs.find((l) => l.token === 'locked' && l.level === 50)?.why), /not readable/)
+    return
+  }
+  // Root reads every file: run the responder as nobody to see the refusal.
+  const cli = await startCli(['--listen', '127.0.0.12:0', '--challenge-dir', dir], {}, { uid: 65534, gid: 65534 })
+  t.after(() => cli.child.kill('SIGKILL'))
+  assert.equal((await get({ port: cli.port, host: '127.0.0.12' }, P + 'locked', { host: 'x' })).status, 500)
+  const line = await cli.line((l) => l.token === 'locked' && l.level === 50)
+  assert.match(String(line.why), /not readable/)
 })
 
 test('malformed, oversized and smuggling requests get a 4xx and the server lives on', async (t) => {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import { get, startResponder, tempDir } from './helpers.js'
+import { freePort } from './ports.js'
 
 const P = '/.well-known/acme-challenge/'
 const T = 'proxy_token-123'
@@ -20,11 +21,7 @@ async function master (t: { after: (fn: () => unknown) => void }, host: string, 
 
 /** A port that was just free: nothing listens there, so connecting is refused. */
 async function closedPort (host: string): Promise<string> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, host, resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise((resolve) => s.close(resolve))
-  return `http://${host}:${port}`
+  return `http://${host}:${await freePort(host)}`
 }
 
 const ok = (body: string) => (_req: IncomingMessage, res: ServerResponse): void => { res.end(body) }

@@ -1,8 +1,8 @@
 // A real ACME CA for the end-to-end test: Debian's pebble, with pebble-challtestsrv as its DNS.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { freePort } from '../ports.js'
 
 export interface Ca {
   readonly directory: string
@@ -14,14 +14,6 @@ export interface Ca {
   issuingRoot (): Promise<string>
   log (): string
   stop (): void
-}
-
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise((resolve) => s.close(resolve))
-  return port
 }
 
 async function until (what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
