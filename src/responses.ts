@@ -78,8 +78,11 @@ export function tokenAnswer (answers: Answers, body: Buffer): Answer {
   return answer(200, { 'content-type': answers.contentType }, body)
 }
 
-const EMPTY = Buffer.alloc(0)
-
+/** Built per request (Location varies), so without the spread and freeze of the prebuilt answers. */
 export function redirectAnswer (answers: Answers, location: string): Answer {
-  return answer(answers.redirectStatus, { location }, EMPTY)
+  return {
+    status: answers.redirectStatus,
+    headers: { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', location, 'content-length': '0' },
+    body: ''
+  }
 }
