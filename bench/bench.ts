@@ -82,6 +82,8 @@ async function main (): Promise<void> {
     for (const s of servers) await waitUp(s.port, '/', s.name.startsWith('node:http') ? 200 : 503)
     await new Promise((resolve) => setTimeout(resolve, 500))
     const idleRss = rssKb(servers[0]?.pid ?? 0, 'VmRSS')
+    // Warm-up, not recorded: every server gets its JIT and caches hot before the rounds.
+    for (const s of servers) for (const a of ANSWERS) wrk(s.port, a.path, a.host, 1)
     for (let round = 0; round < ROUNDS; round++) {
       for (const a of ANSWERS) {
         for (const s of servers) {

@@ -28,6 +28,9 @@ function isoTime (): () => string {
 export function createLog (level: string, file: string | undefined): Log {
   // An asynchronous destination keeps log writes off the request path.
   const dest = pino.destination({ dest: file ?? 1, sync: false, mkdir: false, append: true })
+  // A failed reopen (rotated to a file we may not open) must not take the server down: the old
+  // descriptor stays in use, and the reason goes to stderr.
+  dest.on('error', (err: Error) => { process.stderr.write(`acme-responder: log file ${String(file)}: ${err.message}\n`) })
   const logger = pino({ level, base: { pid: process.pid }, timestamp: isoTime() }, dest)
   return {
     logger,

@@ -7,7 +7,7 @@ import { loadConfig, type Sources } from './config-load.js'
 import { createHandler } from './handler.js'
 import { createHitCounter } from './hit-counter.js'
 import { createLog } from './logger.js'
-import { dropPrivileges } from './privileges.js'
+import { dropPrivileges, giveTo } from './privileges.js'
 import { buildRuntime, type Runtime } from './runtime.js'
 import { createHttpServer, drain, formatAddress, listen, type Limits } from './server.js'
 import { installSignals } from './signals.js'
@@ -37,6 +37,7 @@ function applyLimits (servers: readonly Server[], l: Limits): void {
 export async function serve (src: Sources, exit: (code: number) => void): Promise<void> {
   const config = await loadConfig(src)
   checkLogFile(config.logFile)
+  if (config.logFile !== undefined) giveTo(config.logFile, config.user, config.group)
   let runtime: Runtime = await buildRuntime(config)
   const log = createLog(config.logLevel, config.logFile)
   const hits = createHitCounter(() => log.logger)

@@ -1,6 +1,6 @@
 // The built binary as a child process: exit codes, one-line errors, precedence, signals, privilege drop.
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { createServer as createHttp } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -186,6 +186,16 @@ test('privileges are dropped after binding', { skip: isRoot ? false : 'needs roo
   chmodSync(join(dir, 'tok'), 0o644)
   const cli = await startCli(['--listen', '127.0.0.9:0', '--challenge-dir', dir, '--user', 'nobody', '--group', 'nogroup'])
   t.after(() => cli.child.kill('SIGKILL'))
+  // A log file created as root is handed to the user, so a reopen after rotation still works.
+  const log = join(dir, 'responder.log')
+  const logged = spawnCli(['--listen', '127.0.0.9:0', '--challenge-dir', dir, '--user', 'nobody', '--log-file', log])
+  t.after(() => logged.child.kill('SIGKILL'))
+  for (let i = 0; i < 100 && !(existsSync(log) && readFileSync(log, 'utf8').includes('listening')); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(statSync(log).uid, 65534)
+  logged.child.kill('SIGHUP')
+  for (let i = 0; i < 100 && !readFileSync(log, 'utf8').includes('configuration reloaded'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.match(readFileSync(log, 'utf8'), /configuration reloaded/)
+  assert.equal(logged.stderr, '')
   const status = readFileSync(`/proc/${cli.child.pid}/status`, 'utf8')
   assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m)
   assert.match(status, /^Gid:\s+65534\s+65534\s+65534\s+65534$/m)
