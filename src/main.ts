@@ -1,39 +1,37 @@
 // Composition root: wires the commands to the process (environment, platform, exit codes). Nothing else.
-import { CheckUsageError } from './check/check.js'
-import { check, type CheckArgs } from './check-command.js'
-import { ConfigError } from './config.js'
+import type { CheckArgs } from './check-command.js'
 import type { RawOptions } from './options.js'
-import { PrivilegeError } from './privileges.js'
-import { PageError } from './runtime.js'
-import { serve } from './serve.js'
-import { ListenError } from './server.js'
-import { thumbprintFromKeyFile } from './thumbprint.js'
 
 export type Command = 'serve' | 'check' | 'thumbprint'
 
-/** Invalid configuration exits 2; a listener or privilege failure exits 1; always one line. */
-function exitCode (err: unknown): number {
-  if (err instanceof ConfigError || err instanceof PageError || err instanceof CheckUsageError) return 2
-  if (err instanceof ListenError || err instanceof PrivilegeError) return 1
-  return 1
-}
-
+/**
+ * Each command's modules load only when it runs: the server's start does not pay for check's
+ * resolver and rules, nor check for the server. Errors carry their exit status (2 for invalid
+ * configuration, 1 for a listener or privilege failure); anything else is 1. Always one line.
+ */
 export async function main (command: Command, flags: RawOptions, args: CheckArgs): Promise<void> {
   const src = { flags, env: process.env, platform: process.platform }
   try {
     switch (command) {
-      case 'serve':
+      case 'serve': {
+        const { serve } = await import('./serve.js')
         await serve(src, (code) => process.exit(code))
         break
-      case 'check':
+      }
+      case 'check': {
+        const { check } = await import('./check-command.js')
         process.exitCode = await check(src, args, process.stdout)
         break
-      case 'thumbprint':
+      }
+      case 'thumbprint': {
+        const { thumbprintFromKeyFile } = await import('./thumbprint.js')
         process.stdout.write(await thumbprintFromKeyFile(String(flags['account-key'])) + '\n')
         break
+      }
     }
   } catch (err) {
     process.stderr.write(`acme-responder: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exit(exitCode(err))
+    const code = (err as { exitCode?: unknown }).exitCode
+    process.exit(typeof code === 'number' ? code : 1)
   }
 }

@@ -2,7 +2,9 @@
 import { execFileSync } from 'node:child_process'
 import { chownSync } from 'node:fs'
 
-export class PrivilegeError extends Error {}
+export class PrivilegeError extends Error {
+  readonly exitCode = 1
+}
 
 /** A numeric field of a passwd or group entry (getent also sees NIS/LDAP users). */
 function getent (db: 'passwd' | 'group', name: string, field: number): number | undefined {

@@ -18,7 +18,10 @@ export interface Runtime {
 /** Largest maintenance page accepted: it is held in memory and sent on every miss. */
 const MAX_PAGE = 1024 * 1024
 
-export class PageError extends Error {}
+/** An unreadable maintenance page is invalid configuration. */
+export class PageError extends Error {
+  readonly exitCode = 2
+}
 
 async function maintenancePage (file: string | undefined): Promise<Buffer> {
   if (file === undefined) return Buffer.from(DEFAULT_MAINTENANCE_PAGE)

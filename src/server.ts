@@ -11,7 +11,9 @@ export interface Limits {
   readonly keepAliveTimeout: number
 }
 
-export class ListenError extends Error {}
+export class ListenError extends Error {
+  readonly exitCode = 1
+}
 
 export function formatAddress (l: { host: string, port: number }): string {
   return l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`

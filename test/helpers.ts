@@ -33,7 +33,8 @@ export interface Running {
 
 /** An in-process responder on 127.0.0.x, port 0, with its log lines captured. */
 export async function startResponder (opts: RawOptions, host = '127.0.0.1'): Promise<Running> {
-  const config = buildConfig({ listen: [`${host}:0`], ...opts }, 'linux')
+  const hostPort = host.includes(':') ? `[${host}]` : host
+  const config = buildConfig({ listen: [`${hostPort}:0`], ...opts }, 'linux')
   const runtime = await buildRuntime(config)
   const logs: Array<Record<string, unknown>> = []
   const logger = pino({ level: 'debug' }, { write: (s: string) => { logs.push(JSON.parse(s) as Record<string, unknown>) } })
@@ -47,7 +48,7 @@ export async function startResponder (opts: RawOptions, host = '127.0.0.1'): Pro
   return {
     port,
     host,
-    url: `http://${host}:${port}`,
+    url: `http://${hostPort}:${port}`,
     logs,
     server,
     async close () {

@@ -150,3 +150,15 @@ test('a missing challenge directory only means every token is missing', async (t
   t.after(() => r.close())
   assert.equal((await get(r, `${P}${T}`, { host: 'mail.example.com' })).status, 302)
 })
+
+test('IPv6: a [::1] listener answers, and an IPv6 Host is matched like any other', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, T), KA)
+  const r = await startResponder({ 'challenge-dir': dir, master: ['http://[::1]:8080'] }, '::1')
+  t.after(() => r.close())
+  assert.equal((await get(r, P + T, { host: '[::1]' })).text, KA)
+  const red = await get(r, `${P}missing`, { host: 'mail.example.com' })
+  assert.equal(red.headers.location, `http://[::1]:8080${P}missing`)
+  assert.equal((await get(r, `${P}missing`, { host: '[::1]:80' })).status, 404, 'the master\'s own IPv6 Host is never redirected')
+  assert.equal(r.logs.find((l) => l.outcome === 'served')?.remote, '::1')
+})

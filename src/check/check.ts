@@ -20,7 +20,9 @@ export interface CheckOptions {
   readonly userAgent: string
 }
 
-export class CheckUsageError extends Error {}
+export class CheckUsageError extends Error {
+  readonly exitCode = 2
+}
 
 const randomToken = (): string => randomBytes(32).toString('base64url')
 
