@@ -25,11 +25,12 @@ const CLIENT_ERRORS: Record<string, string> = {
 }
 
 function onClientError (err: NodeJS.ErrnoException, socket: Socket, count: (kind: string) => void): void {
-  count('bad-request')
+  // A peer that hung up mid-request is not a bad request, just gone.
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy()
     return
   }
+  count('bad-request')
   const status = CLIENT_ERRORS[err.code ?? ''] ?? '400 Bad Request'
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
   // end() waits for the peer; a client that never reads must not keep the socket.
