@@ -1,18 +1,16 @@
 // The validated, frozen Config and the pure function that builds it from raw option values.
 import { isIP } from 'node:net'
 import { type OptionName, type RawOptions } from './options.js'
+import { ConfigError } from './config-error.js'
 import { normalizeHostName } from './host.js'
 import { parseListen, type Listener } from './listen.js'
+import { parseMaster, type Master } from './master.js'
+
+export { ConfigError } from './config-error.js'
+export type { Master } from './master.js'
 
 export type Mode = 'redirect' | 'proxy'
 export type RedirectStatus = 301 | 302 | 307 | 308
-
-export interface Master {
-  /** Base URL without a trailing slash, e.g. http://www.example.com */
-  readonly url: string
-  /** Lower-case host name, as compared against Host headers. */
-  readonly host: string
-}
 
 export interface Config {
   readonly listen: readonly Listener[]
@@ -40,16 +38,6 @@ export interface Config {
   readonly keepAliveTimeout: number
   readonly proxyTimeout: number
   readonly proxyBudget: number
-}
-
-/** A configuration problem: the message names the option, so it can be printed as the one line. */
-export class ConfigError extends Error {
-  /** Invalid configuration exits 2. */
-  readonly exitCode = 2
-  constructor (readonly option: string, problem: string) {
-    super(`invalid --${option}: ${problem}`)
-    this.name = 'ConfigError'
-  }
 }
 
 export const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/
@@ -91,24 +79,6 @@ function oneOf<T extends string | number> (raw: RawOptions, name: OptionName, al
   const hit = allowed.find((a) => String(a) === s)
   if (hit === undefined) throw new ConfigError(name, `"${s}" must be one of ${allowed.join(', ')}`)
   return hit
-}
-
-export function parseMaster (value: string): Master {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`
-  let url: URL
-  try {
-    url = new URL(withScheme)
-  } catch {
-    throw new ConfigError('master', `"${value}" is neither a host name nor a URL`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('master', `"${value}" must be http:// or https://`)
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-    throw new ConfigError('master', `"${value}" must not carry credentials, a query or a fragment`)
-  }
-  const host = normalizeHostName(url.hostname)
-  if (host === undefined) throw new ConfigError('master', `"${value}" has an invalid host name`)
-  const path = url.pathname.replace(/\/+$/, '')
-  return Object.freeze({ url: `${url.protocol}//${url.host}${path}`, host })
 }
 
 /** Builds the Config from merged raw values; thumbprints computed from --account-key are passed in. */
