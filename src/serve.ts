@@ -9,7 +9,7 @@ import { createHitCounter } from './hit-counter.js'
 import { createLog } from './logger.js'
 import { dropPrivileges, giveTo } from './privileges.js'
 import { buildRuntime, type Runtime } from './runtime.js'
-import { createHttpServer, drain, formatAddress, listen, type Limits } from './server.js'
+import { createHttpServer, drain, formatAddress, listen, socketTimeout, type Limits } from './server.js'
 import { installSignals } from './signals.js'
 
 /** Settings that only a restart can change (sockets, identity, log destination). */
@@ -30,7 +30,7 @@ function applyLimits (servers: readonly Server[], l: Limits): void {
     s.headersTimeout = l.headersTimeout
     s.requestTimeout = l.requestTimeout
     s.keepAliveTimeout = l.keepAliveTimeout
-    s.timeout = l.requestTimeout
+    s.timeout = socketTimeout(l)
   }
 }
 

@@ -11,6 +11,14 @@ export interface Limits {
   readonly keepAliveTimeout: number
 }
 
+/**
+ * The last resort for a socket that went quiet in any state (a reader that stopped reading our answer):
+ * past both the request and the keep-alive timeouts, so it never cuts what those allow.
+ */
+export function socketTimeout (l: Limits): number {
+  return Math.max(l.requestTimeout, l.keepAliveTimeout) + 1000
+}
+
 export class ListenError extends Error {
   readonly exitCode = 1
 }
@@ -55,8 +63,7 @@ export function createHttpServer (handler: RequestListener, limits: Limits, coun
   }, handler)
   server.maxConnections = limits.maxConnections
   server.keepAliveTimeout = limits.keepAliveTimeout
-  // Idle sockets (including those that never sent a byte) are cut after the request timeout.
-  server.timeout = limits.requestTimeout
+  server.timeout = socketTimeout(limits)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, count))
   const waiting = new Set<Socket>()
   fresh.set(server, waiting)

@@ -1,5 +1,7 @@
 // `acme-responder check` as a child process against local responders sharing one port on 127.0.4.x.
 import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { readdirSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -7,7 +9,7 @@ import { test } from 'node:test'
 import { parseDomainsTxt } from '../src/check/domains-txt.js'
 import { followRedirect, isPublicAddress, judgeAnswer } from '../src/check/rules.js'
 import type { CheckReport } from '../src/check/report.js'
-import { spawnCli, startResponder, tempDir, type Running } from './helpers.js'
+import { CLI, spawnCli, startResponder, tempDir, type Running } from './helpers.js'
 
 type T = { after: (fn: () => unknown) => void }
 
@@ -46,6 +48,7 @@ test('a passing secondary → master circuit; the probe file is gone afterwards'
   assert.match(r.out, /PASS mail\.example\.test/)
   assert.match(r.out, /→ 302 Location: http:\/\/www\.example\.test:\d+\/\.well-known\/acme-challenge\//)
   assert.match(r.out, /all 2 names pass/)
+  assert.ok(!r.out.includes('\x1b['), 'no colour when stdout is not a terminal')
   assert.deepEqual(readdirSync(c.dir), [])
   // Five concurrent requests per address reached the master, as the CA's perspectives would.
   assert.ok(c.master.logs.filter((l) => l.outcome === 'served').length >= 10)
@@ -167,4 +170,18 @@ test('validator rules', () => {
   assert.equal(judgeAnswer(200, Buffer.from('k.a\r\n'), 'k.a', undefined).ok, true)
   assert.equal(judgeAnswer(200, Buffer.from('k.a  '), 'k.a', undefined).ok, false)
   assert.equal(judgeAnswer(200, Buffer.from(' k.a'), 'k.a', undefined).ok, false)
+})
+
+test('colour on a terminal', { skip: spawnSync('sh', ['-c', 'command -v script']).status === 0 ? false : 'util-linux script is not installed' }, async (t) => {
+  const c = await circuit(t)
+  const cmd = [process.execPath, CLI, 'check', '--challenge-dir', c.dir, '--port', String(c.port), '--resolve', 'www.example.test:127.0.4.1', 'www.example.test']
+  // script(1) gives the command a pseudo-terminal, as an operator's shell would.
+  // Not spawnSync: the responders answering the check live in this process.
+  const child = spawn('script', ['-qec', cmd.map((a) => `'${a}'`).join(' '), '/dev/null'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  const [code] = await once(child, 'exit') as [number]
+  assert.equal(code, 0, out)
+  assert.ok(out.includes('\x1b[32;1mPASS\x1b[0m'), out)
+  assert.deepEqual(readdirSync(c.dir), [])
 })

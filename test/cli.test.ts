@@ -72,10 +72,11 @@ test('port 80 without privileges: one line, exit 1', { skip: existsSync('/proc/s
   assert.match(oneLine(r.stderr), /^acme-responder: cannot listen on 127\.0\.0\.1:80: (permission denied|address already in use)/)
 })
 
-test('the acceptance session: token, redirect, master Host, traversal, maintenance', async (t) => {
+test('the acceptance session, as a non-root user: token, redirect, master Host, traversal, maintenance', async (t) => {
   const dir = tempDir(t)
-  writeFileSync(join(dir, 'tok'), 'tok.thumb')
-  const cli = await startCli(['--listen', '127.0.0.4:0', '--challenge-dir', dir, '--master', 'www.example.com'])
+  chmodSync(dir, 0o755)
+  writeFileSync(join(dir, 'tok'), 'tok.thumb', { mode: 0o644 })
+  const cli = await startCli(['--listen', '127.0.0.4:0', '--challenge-dir', dir, '--master', 'www.example.com'], {}, isRoot ? { uid: 65534, gid: 65534 } : {})
   t.after(() => cli.child.kill('SIGKILL'))
   const r = { port: cli.port, host: '127.0.0.4' }
   assert.equal((await get(r, P + 'tok', { host: 'x' })).text, 'tok.thumb')
