@@ -11,7 +11,7 @@ import { buildConfig } from '../src/config.js'
 import { createHandler } from '../src/handler.js'
 import { createHitCounter } from '../src/hit-counter.js'
 import type { RawOptions } from '../src/options.js'
-import { buildRuntime } from '../src/runtime.js'
+import { buildRuntime, type Runtime } from '../src/runtime.js'
 import { createHttpServer, listen } from '../src/server.js'
 
 export const CLI = new URL('../src/cli.js', import.meta.url).pathname
@@ -32,10 +32,10 @@ export interface Running {
 }
 
 /** An in-process responder on 127.0.0.x, port 0, with its log lines captured. */
-export async function startResponder (opts: RawOptions, host = '127.0.0.1'): Promise<Running> {
+export async function startResponder (opts: RawOptions, host = '127.0.0.1', wrap: (rt: Runtime) => Runtime = (rt) => rt): Promise<Running> {
   const hostPort = host.includes(':') ? `[${host}]` : host
   const config = buildConfig({ listen: [`${hostPort}:0`], ...opts }, 'linux')
-  const runtime = await buildRuntime(config)
+  const runtime = wrap(await buildRuntime(config))
   const logs: Array<Record<string, unknown>> = []
   const logger = pino({ level: 'debug' }, { write: (s: string) => { logs.push(JSON.parse(s) as Record<string, unknown>) } })
   const hits = createHitCounter(() => logger)

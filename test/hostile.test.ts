@@ -16,7 +16,11 @@ test('path traversal in any encoding: 404 or 400, nothing leaked, server alive',
   mkdirSync(dir)
   writeFileSync(join(root, 'secret'), SECRET)
   writeFileSync(join(dir, 'ok'), 'fine')
-  const r = await startResponder({ 'challenge-dir': dir, master: ['www.example.com'] })
+  // Every token the file system is asked about is recorded.
+  const looked: string[] = []
+  const r = await startResponder({ 'challenge-dir': dir, master: ['www.example.com'] }, '127.0.0.1', (rt) => ({
+    ...rt, tokens: { sync: rt.tokens.sync, lookup: (token: string) => { looked.push(token); return rt.tokens.lookup(token) } }
+  }))
   t.after(() => r.close())
   const targets = [
     '../secret', '..%2fsecret', '%2e%2e/secret', '%2e%2e%2fsecret', '%252e%252e%252fsecret', '..\\secret', '..%5csecret',
@@ -34,6 +38,8 @@ test('path traversal in any encoding: 404 or 400, nothing leaked, server alive',
     assert.ok([400, 404, 503].includes(statusOf(res)), target)
     assert.ok(!res.includes(SECRET), target)
   }
+  // None of them reached the file system.
+  assert.deepEqual(looked, [])
   // A raw NUL or control byte in the target is refused by the parser.
   const nul = await raw(r, Buffer.from(`GET ${P}ok\0 HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1'))
   assert.equal(statusOf(nul), 400)
@@ -42,6 +48,7 @@ test('path traversal in any encoding: 404 or 400, nothing leaked, server alive',
   assert.equal(statusOf(red), 404)
   assert.ok(!/location:/i.test(red))
   assert.equal((await get(r, P + 'ok', { host: 'www.example.com' })).text, 'fine')
+  assert.deepEqual(looked, ['ok'])
 })
 
 test('unusable token files are refused with 500 and an error naming the file, never followed or blocking', async (t) => {
