@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/ports.js'
 import { wrk, type Load } from './load.js'
-import { acmeResponder, ceiling, has, KEY_AUTH, nginx, rssKb, status, TOKEN, waitUp, type Served } from './servers.js'
+import { acmeResponder, ceiling, has, KEY_AUTH, NODE, nginx, rssKb, status, TOKEN, waitUp, type Served } from './servers.js'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 1 : 3
@@ -114,7 +114,7 @@ async function main (): Promise<void> {
 
     const lines: string[] = []
     const row = (cells: string[]): void => { lines.push(`| ${cells.join(' | ')} |`) }
-    lines.push(`acme-responder benchmark (${quick ? 'quick' : 'full'}: ${ROUNDS} round(s) of ${SECONDS} s, wrk -t1 -c64 on CPU 1, servers on CPU 0), node ${process.version}`, '')
+    lines.push(`acme-responder benchmark (${quick ? 'quick' : 'full'}: ${ROUNDS} round(s) of ${SECONDS} s, wrk -t1 -c64 on CPU 1, servers on CPU 0), node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}`, '')
     row(['answer', 'server', 'rps', 'p50 ms', 'p99 ms', 'peak RSS MB', '× ceiling', '× nginx'])
     row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:'])
     for (const a of ANSWERS) {

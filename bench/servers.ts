@@ -10,6 +10,10 @@ export const TOKEN = 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0'
 export const KEY_AUTH = `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`
 const CLI = new URL('../src/cli.js', import.meta.url).pathname
 
+/** The Node.js that runs the servers: this one, or --node PATH (to compare Node 20, 22 and 24). */
+const at = process.argv.indexOf('--node')
+export const NODE = at > 0 ? process.argv[at + 1] ?? process.execPath : process.execPath
+
 export function has (cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 }
@@ -45,14 +49,14 @@ function start (name: string, port: number, cmd: string[], pidOf: (c: ChildProce
 
 /** As operators run it: default log level (a line per challenge request), to a file. */
 export function acmeResponder (port: number, challengeDir: string, extra: string[] = []): Served {
-  return start('acme-responder', port, [process.execPath, CLI, '--listen', `127.0.0.1:${port}`, '--challenge-dir', challengeDir,
+  return start('acme-responder', port, [NODE, CLI, '--listen', `127.0.0.1:${port}`, '--challenge-dir', challengeDir,
     '--master', 'www.example.com', '--log-file', join(dirname(challengeDir), `acme-responder-${port}.log`), ...extra])
 }
 
 /** The node:http ceiling: the least a node:http server can do per request. */
 export function ceiling (port: number): Served {
   const code = `require('node:http').createServer((q, s) => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }); s.end('ok') }).listen(${port}, '127.0.0.1')`
-  return start('node:http constant', port, [process.execPath, '-e', code])
+  return start('node:http constant', port, [NODE, '-e', code])
 }
 
 /** nginx with one worker: try_files for the token, 302 for a missing one, 503 page for the rest. */
