@@ -42,11 +42,18 @@ export async function serve (src: Sources, exit: (code: number) => void): Promis
   const log = createLog(config.logLevel, config.logFile)
   const hits = createHitCounter(() => log.logger)
   const handler = createHandler(() => runtime, log.logger, hits)
+  // Sockets accept as soon as they are bound, while we are still root: requests that arrive before the
+  // privileges are dropped wait here, so not a single one is served as root.
+  let waiting: Array<() => void> | undefined = []
+  const gated: typeof handler = (req, res) => {
+    if (waiting === undefined) handler(req, res)
+    else waiting.push(() => handler(req, res))
+  }
 
   const servers: Server[] = []
   try {
     for (const l of config.listen) {
-      const bound = await listen(createHttpServer(handler, config, (k) => hits.count(k)), l)
+      const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k)), l)
       if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
       else servers.push(bound)
     }
@@ -56,6 +63,9 @@ export async function serve (src: Sources, exit: (code: number) => void): Promis
     for (const s of servers) s.close()
     throw err
   }
+  const early = waiting
+  waiting = undefined
+  for (const serveLater of early) serveLater()
 
   if (await stat(config.challengeDir).catch(() => undefined) === undefined) {
     log.logger.warn({ challengeDir: config.challengeDir }, 'challenge directory does not exist yet: every token is missing here')
