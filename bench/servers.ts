@@ -10,6 +10,9 @@ export const TOKEN = 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0'
 export const KEY_AUTH = `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`
 const CLI = new URL('../src/cli.js', import.meta.url).pathname
 
+/** What rc.d/acme_responder, rc.d/acme-responder.service and the Dockerfile pass to node. */
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2']
+
 /** The Node.js that runs the servers: this one, or --node PATH (to compare Node 20, 22 and 24). */
 const at = process.argv.indexOf('--node')
 export const NODE = at > 0 ? process.argv[at + 1] ?? process.execPath : process.execPath
@@ -47,9 +50,12 @@ function start (name: string, port: number, cmd: string[], pidOf: (c: ChildProce
   return { name, port, get pid () { return pidOf(child) }, stop () { child.kill('SIGTERM') } }
 }
 
-/** As operators run it: default log level (a line per challenge request), to a file. */
+/**
+ * As operators run it: the V8 flag the service files set, default log level (a line per challenge
+ * request), to a file.
+ */
 export function acmeResponder (port: number, challengeDir: string, extra: string[] = []): Served {
-  return start('acme-responder', port, [NODE, CLI, '--listen', `127.0.0.1:${port}`, '--challenge-dir', challengeDir,
+  return start('acme-responder', port, [NODE, ...SERVICE_NODE_FLAGS, CLI, '--listen', `127.0.0.1:${port}`, '--challenge-dir', challengeDir,
     '--master', 'www.example.com', '--log-file', join(dirname(challengeDir), `acme-responder-${port}.log`), ...extra])
 }
 

@@ -22,11 +22,12 @@ err() { echo "err $*" >> "$RC_LOG"; exit "$1"; }
 kill() { echo "kill $*" >> "$RC_LOG"; }
 run_rc_command() {
   eval "rc_flags=\\\${\${name}_flags}"
+  eval "_env=\\\${\${name}_env}"
   case "$1" in
   start)
     checkyesno "$rcvar" || { echo "disabled" >> "$RC_LOG"; return 0; }
     if [ -n "$start_precmd" ]; then $start_precmd || return 1; fi
-    echo "exec $command $rc_flags $command_args" >> "$RC_LOG" ;;
+    echo "exec \${_env:+env $_env }$command $rc_flags $command_args" >> "$RC_LOG" ;;
   stop) kill -TERM "$(cat "$pidfile")" ;;
   status) echo "status $pidfile $procname" >> "$RC_LOG" ;;
   reload) $reload_cmd ;;
@@ -67,7 +68,7 @@ test('rc.d script: daemon(8) flags, program flags, reload signals the child, sto
   assert.equal(rc('start'), 'disabled')
   rcconf('YES')
   const start = rc('start').replace(/\s+/g, ' ')
-  assert.equal(start, `exec /usr/sbin/daemon -r -P ${run}/acme_responder.pid -p ${run}/acme_responder_child.pid -T acme_responder ` +
+  assert.equal(start, `exec env NODE_OPTIONS=--max-semi-space-size=2 /usr/sbin/daemon -r -P ${run}/acme_responder.pid -p ${run}/acme_responder_child.pid -T acme_responder ` +
     `/usr/local/bin/acme-responder --challenge-dir /usr/local/www/dehydrated --user ${user} --group ${group} --log-file ${logfile} ` +
     '--master www.example.com --config /usr/local/etc/acme-responder.json --alias mysql.example.com')
   assert.ok(!start.includes(' -u '), 'daemon(8) must not drop privileges before the bind')
@@ -79,7 +80,7 @@ test('rc.d script: daemon(8) flags, program flags, reload signals the child, sto
 
 test('systemd unit: capability instead of root, reload by HUP, hardening', (t) => {
   const unit = readFileSync(UNIT, 'utf8')
-  for (const line of ['AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'ExecReload=/bin/kill -HUP $MAINPID',
+  for (const line of ['AmbientCapabilities=CAP_NET_BIND_SERVICE', 'Environment=NODE_OPTIONS=--max-semi-space-size=2', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'ExecReload=/bin/kill -HUP $MAINPID',
     'Restart=on-failure', 'ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'ReadOnlyPaths=/var/lib/dehydrated/acme-challenges']) {
     assert.ok(unit.split('\n').includes(line), line)
   }
