@@ -107,7 +107,7 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
     }, 'challenge request')
   }
 
-  return function handle (req: IncomingMessage, res: ServerResponse): void {
+  function answer (req: IncomingMessage, res: ServerResponse): void {
     const rt = runtime()
     const started = performance.now()
     const s = scan(req.rawHeaders)
@@ -134,5 +134,16 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       log.error({ err }, 'unexpected error answering a challenge')
       return { outcome: 'error', answer: rt.answers.unusable }
     }).then((out) => finish(req, res, facts, s, d.token, out, started), () => {})
+  }
+
+  // A request must never take the process down, whatever bug it finds: it gets a 500 and a log line.
+  return function handle (req: IncomingMessage, res: ServerResponse): void {
+    try {
+      answer(req, res)
+    } catch (err) {
+      log.error({ err, target: (req.url ?? '').slice(0, 300) }, 'unexpected error answering a request')
+      if (res.headersSent) res.destroy()
+      else res.writeHead(500, { 'content-length': '0', connection: 'close' }).end()
+    }
   }
 }

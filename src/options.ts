@@ -30,7 +30,7 @@ export const OPTIONS = {
   user: { kind: 'string', describe: 'User to switch to after binding' },
   group: { kind: 'string', describe: 'Group to switch to after binding', defaultText: 'the user\'s group' },
   'max-token-size': { kind: 'integer', describe: 'Largest token file served, in bytes', defaultText: '4096' },
-  'max-connections': { kind: 'integer', describe: 'Connection cap', defaultText: '10000' },
+  'max-connections': { kind: 'integer', describe: 'Connection cap, per listener', defaultText: '10000' },
   'max-header-size': { kind: 'integer', describe: 'Largest request header block, in bytes', defaultText: '8192' },
   'headers-timeout': { kind: 'integer', describe: 'Milliseconds a client has to send its request headers', defaultText: '10000' },
   'request-timeout': { kind: 'integer', describe: 'Milliseconds a client has to send its whole request', defaultText: '15000' },

@@ -143,3 +143,32 @@ test('malformed, oversized and smuggling requests get a 4xx and the server lives
   assert.ok(!smuggle.includes('fine'))
   assert.equal((await get(r, P + 'ok', { host: 'x' })).text, 'fine')
 })
+
+test('a failure inside the responder answers 500 and the process lives on', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'ok'), 'fine')
+  let mode: 'throw' | 'reject' | 'normal' = 'throw'
+  const r = await startResponder({ 'challenge-dir': dir }, '127.0.0.1', (rt) => ({
+    ...rt,
+    // The maintenance answer blows up while the mode says so: a bug outside the token path.
+    answers: Object.create(rt.answers, { maintenance: { get: () => { if (mode === 'throw') throw new Error('bug'); return rt.answers.maintenance } } }),
+    tokens: {
+      sync: true,
+      lookup: (token: string) => {
+        if (mode === 'throw') throw new Error('disk on fire')
+        if (mode === 'reject') return Promise.reject(new Error('disk on fire'))
+        return rt.tokens.lookup(token)
+      }
+    }
+  }))
+  t.after(() => r.close())
+  assert.equal((await get(r, P + 'ok', { host: 'x' })).status, 500)
+  assert.equal((await get(r, '/', { host: 'x' })).status, 500)
+  mode = 'reject'
+  assert.equal((await get(r, P + 'ok', { host: 'x' })).status, 500)
+  mode = 'normal'
+  assert.equal((await get(r, P + 'ok', { host: 'x' })).text, 'fine')
+  assert.equal((await get(r, '/', { host: 'x' })).status, 503)
+  assert.ok(r.logs.some((l) => l.level === 50 && l.msg === 'unexpected error answering a request'))
+  assert.ok(r.logs.some((l) => l.level === 50 && l.msg === 'unexpected error answering a challenge'))
+})
