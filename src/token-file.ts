@@ -1,5 +1,5 @@
 // Reads one token file safely: no symlinks, no FIFOs or devices, nothing over the size cap, never blocking.
-import { constants } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -23,6 +23,31 @@ export function openError (err: NodeJS.ErrnoException): string | undefined {
   }
 }
 
+/** An open()/lstat() failure as a lookup result: a missing file, or one that is there but unusable. */
+export function fromOpenError (err: unknown, file: string): TokenRead {
+  const why = openError(err as NodeJS.ErrnoException)
+  return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }
+}
+
+/** Why stat data rules a file out (type or size), or undefined when it may be read. */
+export function statProblem (st: Stats, maxSize: number): string | undefined {
+  if (!st.isFile()) {
+    if (st.isSymbolicLink()) return 'is a symbolic link'
+    if (st.isDirectory()) return 'is a directory'
+    if (st.isFIFO()) return 'is a FIFO'
+    return st.isSocket() ? 'is a socket or device' : 'is not a regular file'
+  }
+  return st.size > maxSize ? `is ${st.size} bytes, over the ${maxSize}-byte cap` : undefined
+}
+
+/** A buffer of maxSize + 1 bytes: reading one byte more than allowed catches a file that grew since stat. */
+export const readBuffer = (maxSize: number): Buffer => Buffer.allocUnsafeSlow(maxSize + 1)
+
+export function readResult (buf: Buffer, bytesRead: number, file: string, maxSize: number): TokenRead {
+  if (bytesRead > maxSize) return { kind: 'unusable', file, why: `is over the ${maxSize}-byte cap` }
+  return { kind: 'found', body: Buffer.from(buf.subarray(0, bytesRead)) }
+}
+
 /** The token has been validated against the token pattern before this is called. */
 export async function readTokenFile (dir: string, token: string, maxSize: number): Promise<TokenRead> {
   const file = join(dir, token)
@@ -30,21 +55,14 @@ export async function readTokenFile (dir: string, token: string, maxSize: number
   try {
     handle = await open(file, OPEN_FLAGS)
   } catch (err) {
-    const why = openError(err as NodeJS.ErrnoException)
-    return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }
+    return fromOpenError(err, file)
   }
   try {
-    const st = await handle.stat()
-    if (!st.isFile()) {
-      const what = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'not a regular file'
-      return { kind: 'unusable', file, why: `is ${what}` }
-    }
-    if (st.size > maxSize) return { kind: 'unusable', file, why: `is ${st.size} bytes, over the ${maxSize}-byte cap` }
-    // Read one byte more than allowed: a file that grew since fstat() is still caught.
-    const buf = Buffer.allocUnsafe(maxSize + 1)
+    const problem = statProblem(await handle.stat(), maxSize)
+    if (problem !== undefined) return { kind: 'unusable', file, why: problem }
+    const buf = readBuffer(maxSize)
     const { bytesRead } = await handle.read(buf, 0, maxSize + 1, 0)
-    if (bytesRead > maxSize) return { kind: 'unusable', file, why: `is over the ${maxSize}-byte cap` }
-    return { kind: 'found', body: Buffer.from(buf.subarray(0, bytesRead)) }
+    return readResult(buf, bytesRead, file, maxSize)
   } catch (err) {
     return { kind: 'unusable', file, why: (err as NodeJS.ErrnoException).code ?? String(err) }
   } finally {

@@ -1,7 +1,7 @@
 // Token lookup: synchronous lstat + a content cache on local file systems, the async reader on network ones.
 import { closeSync, fstatSync, lstatSync, openSync, readSync, statfsSync, type Stats } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { OPEN_FLAGS, openError, readTokenFile, type TokenRead } from './token-file.js'
+import { fromOpenError, OPEN_FLAGS, readBuffer, readResult, readTokenFile, statProblem, type TokenRead } from './token-file.js'
 
 export interface TokenStore {
   /** Synchronous where the file system allows it; a Promise where a call could hang (NFS). */
@@ -35,31 +35,21 @@ const MAX_CACHED = 1024
  */
 const SETTLED_MS = 50
 
-function kind (st: Stats): string | undefined {
-  if (st.isFile()) return undefined
-  if (st.isSymbolicLink()) return 'is a symbolic link'
-  if (st.isDirectory()) return 'is a directory'
-  if (st.isFIFO()) return 'is a FIFO'
-  return st.isSocket() ? 'is a socket or device' : 'is not a regular file'
-}
-
 function readSyncSafe (file: string, st: Stats, maxSize: number): TokenRead {
   let fd: number
   try {
     fd = openSync(file, OPEN_FLAGS)
   } catch (err) {
-    const why = openError(err as NodeJS.ErrnoException)
-    return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }
+    return fromOpenError(err, file)
   }
   try {
     // The file may have been replaced between lstat and open: judge what was opened.
     const fst = fstatSync(fd)
-    if (!fst.isFile()) return { kind: 'unusable', file, why: kind(fst) ?? 'is not a regular file' }
+    const problem = statProblem(fst, maxSize)
+    if (problem !== undefined) return { kind: 'unusable', file, why: problem }
     if (fst.ino !== st.ino) return { kind: 'missing' }
-    const buf = Buffer.allocUnsafeSlow(maxSize + 1)
-    const n = readSync(fd, buf, 0, maxSize + 1, 0)
-    if (n > maxSize) return { kind: 'unusable', file, why: `is over the ${maxSize}-byte cap` }
-    return { kind: 'found', body: Buffer.from(buf.subarray(0, n)) }
+    const buf = readBuffer(maxSize)
+    return readResult(buf, readSync(fd, buf, 0, maxSize + 1, 0), file, maxSize)
   } finally {
     closeSync(fd)
   }
@@ -77,16 +67,14 @@ export function createTokenStore (dir: string, maxSize: number, local: boolean):
         // One lstat per request keeps the promise: a written token is seen at once, a removed one never again.
         st = lstatSync(file, { throwIfNoEntry: false })
       } catch (err) {
-        const why = openError(err as NodeJS.ErrnoException)
-        return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }
+        return fromOpenError(err, file)
       }
       if (st === undefined) {
         cache.delete(token)
         return { kind: 'missing' }
       }
-      const bad = kind(st)
-      if (bad !== undefined) return { kind: 'unusable', file, why: bad }
-      if (st.size > maxSize) return { kind: 'unusable', file, why: `is ${st.size} bytes, over the ${maxSize}-byte cap` }
+      const problem = statProblem(st, maxSize)
+      if (problem !== undefined) return { kind: 'unusable', file, why: problem }
       const hit = cache.get(token)
       if (hit !== undefined && hit.ino === st.ino && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ctimeMs === st.ctimeMs) return hit.found
       const found = readSyncSafe(file, st, maxSize)
