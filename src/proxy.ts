@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { Master } from './config.js'
 import { CHALLENGE_PREFIX } from './target.js'
+import { failureCode, readUpTo } from './upstream.js'
 
 /** Marks a request a responder forwarded; one that arrives with it is answered from local files only. */
 export const FORWARDED_HEADER = 'x-acme-responder-forwarded'
@@ -31,23 +32,11 @@ const CONNECTIONS_PER_MASTER = 4
 
 type Attempt = { kind: 'ok', body: Buffer } | { kind: '404' } | { kind: 'failed', why: string }
 
-async function readCapped (body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length
-    // Leaving the loop early destroys the stream: nothing past the cap is buffered.
-    if (size > max) return undefined
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks, size)
-}
-
-async function attempt (agent: Dispatcher, url: string, s: ProxySettings, ms: number): Promise<Attempt> {
+async function attempt (agent: Dispatcher, url: URL, s: ProxySettings, ms: number): Promise<Attempt> {
   try {
     const res = await agent.request({
-      origin: new URL(url).origin,
-      path: new URL(url).pathname,
+      origin: url.origin,
+      path: url.pathname,
       method: 'GET',
       // Only what the master needs: the client's own headers are not copied upstream.
       headers: { [FORWARDED_HEADER]: '1', 'user-agent': s.userAgent, accept: '*/*' },
@@ -60,14 +49,11 @@ async function attempt (agent: Dispatcher, url: string, s: ProxySettings, ms: nu
       await res.body.dump({ limit: s.maxSize }).catch(() => {})
       return res.statusCode === 404 ? { kind: '404' } : { kind: 'failed', why: `status ${res.statusCode}` }
     }
-    const body = await readCapped(res.body, s.maxSize)
-    return body === undefined ? { kind: 'failed', why: `body over ${s.maxSize} bytes` } : { kind: 'ok', body }
+    const body = await readUpTo(res.body, s.maxSize)
+    return body.length > s.maxSize ? { kind: 'failed', why: `body over ${s.maxSize} bytes` } : { kind: 'ok', body }
   } catch (err) {
-    const e = err as { name?: string, code?: string, message?: string }
-    const why = e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT'
-      ? `timeout after ${ms} ms`
-      : e.code ?? e.message ?? String(err)
-    return { kind: 'failed', why }
+    const code = failureCode(err)
+    return { kind: 'failed', why: code === 'TIMEOUT' ? `timeout after ${ms} ms` : code ?? (err as Error).message }
   }
 }
 
@@ -89,7 +75,7 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
         continue
       }
       const t0 = performance.now()
-      const a = await attempt(agent, `${m.url}${CHALLENGE_PREFIX}/${token}`, s, Math.min(s.timeout, left))
+      const a = await attempt(agent, new URL(`${m.url}${CHALLENGE_PREFIX}/${token}`), s, Math.min(s.timeout, left))
       const ms = Math.round(performance.now() - t0)
       if (a.kind === 'ok') {
         tries.push({ master: m.url, ms, result: '200' })

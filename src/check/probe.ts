@@ -1,7 +1,8 @@
 // One validation the way the CA's validator does it: GET on one address, following redirects by its rules.
-import type { Dispatcher } from 'undici'
+import { isIP } from 'node:net'
 import { CHALLENGE_PREFIX } from '../target.js'
-import { connectFix, followRedirect, judgeAnswer, MAX_BODY } from './rules.js'
+import { failureCode, readUpTo } from '../upstream.js'
+import { connectFix, followRedirect, hostOf, judgeAnswer, MAX_BODY, portOf } from './rules.js'
 
 export interface Hop {
   readonly url: string
@@ -31,22 +32,10 @@ interface Fetched { status: number, location: string | undefined, contentType: s
 
 type Undici = typeof import('undici')
 
-async function readSome (body: Dispatcher.ResponseData['body']): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const c of body) {
-    chunks.push(c as Buffer)
-    size += (c as Buffer).length
-    if (size > MAX_BODY) break
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_BODY + 1)
-}
-
 /** One hop on a connection of its own (the validator disables keep-alive), certificate errors ignored. */
 async function fetchOnce (undici: Undici, url: URL, address: string, s: ProbeSettings): Promise<Fetched> {
   const https = url.protocol === 'https:'
-  const port = url.port === '' ? (https ? 443 : 80) : Number(url.port)
-  const origin = `${url.protocol}//${address.includes(':') ? `[${address}]` : address}:${port}`
+  const origin = `${url.protocol}//${address.includes(':') ? `[${address}]` : address}:${portOf(url)}`
   const client = new undici.Client(origin, {
     connect: { rejectUnauthorized: false, ...(https ? { servername: url.hostname } : {}) },
     connectTimeout: s.timeoutMs,
@@ -67,17 +56,11 @@ async function fetchOnce (undici: Undici, url: URL, address: string, s: ProbeSet
       status: res.statusCode,
       location: Array.isArray(location) ? location[0] : location,
       contentType: Array.isArray(contentType) ? contentType[0] : contentType,
-      body: await readSome(res.body)
+      body: await readUpTo(res.body, MAX_BODY)
     }
   } finally {
     client.destroy().catch(() => {})
   }
-}
-
-function errorCode (err: unknown): string | undefined {
-  const e = err as { code?: string, name?: string, cause?: { code?: string } }
-  if (e.name === 'TimeoutError' || e.name === 'AbortError' || /TIMEOUT/.test(e.code ?? '')) return 'TIMEOUT'
-  return e.cause?.code ?? e.code
 }
 
 export async function probe (undici: Undici, name: string, address: string, token: string, expected: string, s: ProbeSettings): Promise<ProbeResult> {
@@ -91,10 +74,9 @@ export async function probe (undici: Undici, name: string, address: string, toke
     try {
       got = await fetchOnce(undici, url, target, s)
     } catch (err) {
-      const code = errorCode(err)
+      const code = failureCode(err)
       hops.push({ url: url.href, address: target, ms: Math.round(performance.now() - t0) })
-      const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
-      return { ok: false, hops, error: code === 'TIMEOUT' ? 'timeout' : `connection failed: ${code ?? String(err)}`, fix: connectFix(code, target, port) }
+      return { ok: false, hops, error: code === 'TIMEOUT' ? 'timeout' : `connection failed: ${code ?? String(err)}`, fix: connectFix(code, target, portOf(url)) }
     }
     hops.push({ url: url.href, address: target, status: got.status, ...(got.location === undefined ? {} : { location: got.location }), ms: Math.round(performance.now() - t0) })
     if (got.status >= 300 && got.status < 400) {
@@ -102,8 +84,8 @@ export async function probe (undici: Undici, name: string, address: string, toke
       const next = followRedirect(url, got.status, got.location, seen, s.httpPort)
       if (!next.ok) return { ok: false, hops, error: next.error, fix: next.fix }
       url = next.url
-      const host = url.hostname.replace(/^\[|\]$/g, '')
-      const addresses = /^[\d.]+$|:/.test(host) ? [host] : await s.resolve(host)
+      const host = hostOf(url)
+      const addresses = isIP(host) !== 0 ? [host] : await s.resolve(host)
       const first = addresses[0]
       if (first === undefined) return { ok: false, hops, error: `redirect target ${host} does not resolve`, fix: `give ${host} an A or AAAA record` }
       target = first

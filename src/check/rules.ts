@@ -28,6 +28,16 @@ export function isPublicAddress (address: string): boolean {
   return !reserved.check(address, family === 4 ? 'ipv4' : 'ipv6')
 }
 
+/** The port a URL connects to. */
+export function portOf (url: URL): number {
+  return url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
+}
+
+/** The URL's host without the brackets of an IPv6 literal. */
+export function hostOf (url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, '')
+}
+
 export type HopRule = { readonly ok: true, readonly url: URL } | { readonly ok: false, readonly error: string, readonly fix: string }
 
 /** Decides whether the validator would follow this redirect, and where to. */
@@ -43,9 +53,9 @@ export function followRedirect (from: URL, status: number, location: string | un
     return { ok: false, error: `unparseable Location ${location}`, fix: 'send an absolute http:// or https:// Location' }
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, error: `redirect to ${url.protocol} URL`, fix: 'redirect only to http:// or https://' }
-  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port)
+  const port = portOf(url)
   if (port !== httpPort && port !== 443) return { ok: false, error: `redirect to port ${port}`, fix: 'Let\'s Encrypt follows redirects only to ports 80 and 443' }
-  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const host = hostOf(url)
   if (host.endsWith('.well-known')) return { ok: false, error: `redirect to host ${host}`, fix: 'the Location lacks the "/" after the host name' }
   if (isIP(host) !== 0 && !isPublicAddress(host)) {
     return { ok: false, error: `redirect to the private address ${host}`, fix: 'the CA refuses private addresses: point --master at a public name, or use --mode proxy' }
