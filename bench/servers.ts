@@ -1,8 +1,8 @@
 // The servers the benchmark compares, each pinned to CPU 0: acme-responder, a constant node:http, nginx.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { request } from 'node:http'
 import { dirname, join } from 'node:path'
+import { get } from '../test/helpers.js'
 
 export interface Served { readonly name: string, readonly port: number, readonly pid: number, stop (): void }
 
@@ -23,16 +23,9 @@ export function has (cmd: string): boolean {
 
 const pin = (args: string[]): [string, string[]] => has('taskset') ? ['taskset', ['-c', '0', ...args]] : [args[0] ?? '', args.slice(1)]
 
-export function status (port: number, path: string, host = 'www.example.com'): Promise<{ status: number, body: string, location?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => { body += c.toString() })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location === undefined ? {} : { location: res.headers.location }) }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
+export async function status (port: number, path: string, host = 'www.example.com'): Promise<{ status: number, body: string, location?: string }> {
+  const r = await get({ port }, path, { host })
+  return { status: r.status, body: r.text, ...(r.headers.location === undefined ? {} : { location: r.headers.location }) }
 }
 
 export async function waitUp (port: number, path: string, want: number, ms = 10_000): Promise<void> {

@@ -5,6 +5,7 @@ import { parseDomainsTxt } from './check/domains-txt.js'
 import { toJson, toText } from './check/report.js'
 import { parseResolve } from './check/resolve.js'
 import { loadConfig, type Sources } from './config-load.js'
+import { isToken } from './target.js'
 import { VERSION } from './version.js'
 
 export interface CheckArgs {
@@ -41,7 +42,7 @@ export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStr
   } catch (err) {
     throw new CheckUsageError((err as Error).message)
   }
-  if (args.token !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(args.token)) throw new CheckUsageError(`invalid --token "${args.token}": must be base64url`)
+  if (args.token !== undefined && !isToken(args.token)) throw new CheckUsageError(`invalid --token "${args.token}": must be base64url`)
   const report = await runCheck(config, {
     names,
     overrides,

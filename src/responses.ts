@@ -82,7 +82,7 @@ export function tokenAnswer (answers: Answers, body: Buffer): Answer {
 export function redirectAnswer (answers: Answers, location: string): Answer {
   return {
     status: answers.redirectStatus,
-    headers: { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', location, 'content-length': '0' },
+    headers: { ...COMMON, location, 'content-length': '0' },
     body: ''
   }
 }

@@ -5,6 +5,10 @@ export const CHALLENGE_PREFIX = '/.well-known/acme-challenge'
 /** RFC 8555 tokens are base64url; anything else (dots, slashes, percent signs) never reaches the disk. */
 const TOKEN = /^[A-Za-z0-9_-]{1,255}$/
 
+export function isToken (segment: string): boolean {
+  return TOKEN.test(segment)
+}
+
 export type Target =
   | { readonly kind: 'challenge', readonly token: string | undefined, readonly authority: string | undefined }
   | { readonly kind: 'other', readonly authority: string | undefined }
@@ -32,5 +36,5 @@ export function parseTarget (raw: string): Target {
   if (path === CHALLENGE_PREFIX || path === CHALLENGE_PREFIX + '/') return { kind: 'challenge', token: undefined, authority }
   if (!path.startsWith(CHALLENGE_PREFIX + '/')) return { kind: 'other', authority }
   const token = path.slice(CHALLENGE_PREFIX.length + 1)
-  return { kind: 'challenge', token: TOKEN.test(token) ? token : undefined, authority }
+  return { kind: 'challenge', token: isToken(token) ? token : undefined, authority }
 }
