@@ -15,6 +15,7 @@ export interface CheckArgs {
   readonly token?: string | undefined
   readonly expect?: string | undefined
   readonly json?: boolean | undefined
+  readonly 'allow-private'?: boolean | undefined
   readonly port?: string | undefined
   readonly timeout?: string | undefined
 }
@@ -51,6 +52,7 @@ export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStr
     httpPort: whole(args.port, 'port', 80, 65_535),
     timeoutMs: whole(args.timeout, 'timeout', 10_000, 120_000),
     perspectives: 5,
+    allowPrivate: args['allow-private'] === true,
     userAgent: `acme-responder-check/${VERSION}`
   })
   out.write(args.json === true ? toJson(report) : toText(report, out.isTTY === true && src.env.NO_COLOR === undefined))

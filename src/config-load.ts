@@ -8,7 +8,8 @@ export function envOptions (env: NodeJS.ProcessEnv): RawOptions {
   const raw: RawOptions = {}
   for (const name of OPTION_NAMES) {
     const v = env[envName(name)]
-    if (v !== undefined && v !== '' && !('cliOnly' in OPTIONS[name])) raw[name] = v
+    // An empty variable is passed on, and refused like an empty flag: it is a mistake, not "unset".
+    if (v !== undefined && !('cliOnly' in OPTIONS[name])) raw[name] = v
   }
   return raw
 }
@@ -41,15 +42,18 @@ export interface Sources {
   readonly platform: string
 }
 
-/** Reads every source afresh, so SIGHUP sees a changed file. */
-export async function loadConfig (src: Sources): Promise<Config> {
+/**
+ * Reads every source afresh, so SIGHUP sees a changed file; the account key only when it is not in
+ * `keys` (path → thumbprint), as after the privilege drop a root-only key cannot be read again.
+ */
+export async function loadConfig (src: Sources, keys: ReadonlyMap<string, string> = new Map()): Promise<Config> {
   const fromEnv = envOptions(src.env)
   const file = src.flags.config as string | undefined
   const fromFile = file === undefined ? {} : await fileOptions(file)
   const raw: RawOptions = { ...fromFile, ...fromEnv, ...src.flags }
   const keyFile = raw['account-key']
-  const keyThumbprints = typeof keyFile === 'string' && keyFile !== '' ? [await thumbprintFromKeyFile(keyFile)] : []
-  const config = buildConfig(raw, src.platform, keyThumbprints)
+  const keyThumbprint = typeof keyFile === 'string' && keyFile.trim() !== '' ? keys.get(keyFile) ?? await thumbprintFromKeyFile(keyFile) : undefined
+  const config = buildConfig(raw, src.platform, keyThumbprint)
   const dir = await stat(config.challengeDir).catch(() => undefined)
   if (dir !== undefined && !dir.isDirectory()) throw new ConfigError('challenge-dir', `${config.challengeDir} is not a directory`)
   return config

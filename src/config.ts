@@ -20,6 +20,8 @@ export interface Config {
   readonly mode: Mode
   readonly thumbprints: readonly string[]
   readonly accountKey: string | undefined
+  /** The thumbprint computed from accountKey when it was read (reloads reuse it: the key is often root-only). */
+  readonly keyThumbprint: string | undefined
   readonly redirectStatus: RedirectStatus
   readonly contentType: string
   readonly maintenancePage: string | undefined
@@ -48,11 +50,16 @@ export function defaultChallengeDir (platform: string): string {
   return platform === 'freebsd' ? '/usr/local/www/dehydrated' : '/var/lib/dehydrated/acme-challenges'
 }
 
+/** A list option; given but empty ('', ' ', ',', []) is an error, never a silent fall back to the default. */
 function list (raw: RawOptions, name: OptionName): string[] {
   const v = raw[name]
   if (v === undefined) return []
-  const items = Array.isArray(v) ? v.map(String) : String(v).split(/[\s,]+/)
-  return items.map((s) => s.trim()).filter((s) => s !== '')
+  // A list is given item by item (flags, file) or as one string separated by commas or spaces (env, file).
+  const values = Array.isArray(v) ? v.map(String) : [String(v)]
+  const out = Array.isArray(v) ? values.map((s) => s.trim()) : values.flatMap((s) => s.split(/[\s,]+/))
+  if (out.every((s) => s === '')) throw new ConfigError(name, 'must not be empty')
+  if (out.some((s) => s === '') && Array.isArray(v)) throw new ConfigError(name, 'has an empty item')
+  return out.filter((s) => s !== '')
 }
 
 function str (raw: RawOptions, name: OptionName): string | undefined {
@@ -60,7 +67,7 @@ function str (raw: RawOptions, name: OptionName): string | undefined {
   if (v === undefined) return undefined
   if (Array.isArray(v)) throw new ConfigError(name, 'given more than once')
   const s = String(v)
-  if (s === '') throw new ConfigError(name, 'must not be empty')
+  if (s.trim() === '') throw new ConfigError(name, 'must not be empty')
   return s
 }
 
@@ -81,8 +88,14 @@ function oneOf<T extends string | number> (raw: RawOptions, name: OptionName, al
   return hit
 }
 
-/** Builds the Config from merged raw values; thumbprints computed from --account-key are passed in. */
-export function buildConfig (raw: RawOptions, platform: string, keyThumbprints: readonly string[] = []): Config {
+/** Statuses that must not carry a body (RFC 9110 §6.4.1): a maintenance page cannot use them. */
+const BODYLESS = new Set([204, 205, 304])
+
+/** The longest the proxy may wait: the CA's whole validation has about 20 s, and a drain waits this long. */
+export const MAX_PROXY_MS = 20_000
+
+/** Builds the Config from merged raw values; the thumbprint computed from --account-key is passed in. */
+export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: string): Config {
   const listen = list(raw, 'listen')
   const aliases = list(raw, 'alias').map((a) => {
     const h = normalizeHostName(a)
@@ -98,11 +111,13 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprints: 
   if (mode === 'proxy' && masters.length === 0) throw new ConfigError('mode', 'proxy mode needs at least one --master')
   const contentType = str(raw, 'content-type') ?? 'application/jose+json'
   if (!HEADER_VALUE.test(contentType)) throw new ConfigError('content-type', 'must be printable ASCII')
-  const proxyTimeout = int(raw, 'proxy-timeout', 2000, 100, 60_000)
-  const proxyBudget = int(raw, 'proxy-budget', 5000, 100, 60_000)
+  const proxyTimeout = int(raw, 'proxy-timeout', 2000, 100, MAX_PROXY_MS)
+  const proxyBudget = int(raw, 'proxy-budget', 5000, 100, MAX_PROXY_MS)
   if (proxyBudget < proxyTimeout) throw new ConfigError('proxy-budget', `${proxyBudget} is less than --proxy-timeout ${proxyTimeout}`)
   const headersTimeout = int(raw, 'headers-timeout', 10_000, 100, 600_000)
   const requestTimeout = int(raw, 'request-timeout', 15_000, 100, 600_000)
+  const maintenanceStatus = int(raw, 'maintenance-status', 503, 200, 599)
+  if (BODYLESS.has(maintenanceStatus)) throw new ConfigError('maintenance-status', `${maintenanceStatus} cannot carry the page (RFC 9110 forbids a body)`)
   if (requestTimeout < headersTimeout) throw new ConfigError('request-timeout', `${requestTimeout} is less than --headers-timeout ${headersTimeout}`)
 
   return Object.freeze({
@@ -111,12 +126,13 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprints: 
     masters: Object.freeze(masters),
     aliases: Object.freeze(aliases),
     mode,
-    thumbprints: Object.freeze([...new Set([...thumbprints, ...keyThumbprints])]),
+    thumbprints: Object.freeze([...new Set([...thumbprints, ...keyThumbprint === undefined ? [] : [keyThumbprint]])]),
     accountKey: str(raw, 'account-key'),
+    keyThumbprint,
     redirectStatus: oneOf(raw, 'redirect-status', [301, 302, 307, 308] as const, 302),
     contentType,
     maintenancePage: str(raw, 'maintenance-page'),
-    maintenanceStatus: int(raw, 'maintenance-status', 503, 200, 599),
+    maintenanceStatus,
     retryAfter: int(raw, 'retry-after', 3600, 0, 31_536_000),
     logLevel: oneOf(raw, 'log-level', LOG_LEVELS, 'info'),
     logFile: str(raw, 'log-file'),

@@ -1,6 +1,7 @@
 // The HTTP shell: turns a node:http request into facts, asks the core, then does the I/O it calls for.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
+import { clientKey, createRateBudget, type RateBudget } from './client-budget.js'
 import { decide, type Decision, type RequestFacts } from './decide.js'
 import type { HitCounter } from './hit-counter.js'
 import { FORWARDED_HEADER } from './proxy.js'
@@ -12,7 +13,26 @@ import type { TokenRead } from './token-file.js'
 const BOULDER_BODY_LIMIT = 128
 
 type Challenge = Extract<Decision, { kind: 'challenge' }>
-interface Outcome { readonly outcome: string, readonly answer: Answer, readonly detail?: Record<string, unknown> }
+interface Outcome {
+  readonly outcome: string
+  readonly answer: Answer
+  readonly detail?: Record<string, unknown>
+  /** Above info when the operator must act (an unusable file, a failing master). */
+  readonly level?: 'warn' | 'error'
+  readonly msg?: string
+}
+
+/**
+ * Challenge log lines: a validation is a handful of requests from a few addresses, each with a full
+ * budget of its own; a flood from one address gets a few lines and then the per-minute count. The
+ * global bucket bounds the log's growth under a flood from many addresses (about 20 lines a second).
+ */
+export const LOG_PER_CLIENT = { burst: 20, perSecond: 2 }
+export const LOG_IN_ALL = { burst: 200, perSecond: 20 }
+/** Client-controlled fields are cut to this many characters in a log line. */
+export const LOG_FIELD_MAX = 200
+
+const cut = (s: string | undefined): string | undefined => s === undefined || s.length <= LOG_FIELD_MAX ? s : s.slice(0, LOG_FIELD_MAX) + '…'
 
 /** What the shell needs from the headers, read in one pass over rawHeaders (req.headers is built lazily). */
 interface Scan { hosts: string[], forwarded: boolean, body: boolean, ua: string | undefined }
@@ -55,56 +75,63 @@ function served (rt: Runtime, body: Buffer): Answer {
   return a
 }
 
-function afterRead (rt: Runtime, d: Challenge, read: TokenRead, log: Logger): Outcome | Promise<Outcome> {
+function afterRead (rt: Runtime, d: Challenge, read: TokenRead, client: string): Outcome | Promise<Outcome> {
   if (read.kind === 'found') {
     if (read.body.length >= BOULDER_BODY_LIMIT) {
-      log.warn({ token: d.token, bytes: read.body.length }, `token file is ${read.body.length} bytes: Boulder rejects bodies of ${BOULDER_BODY_LIMIT} bytes or more`)
+      return { outcome: 'served', answer: served(rt, read.body), level: 'warn', detail: { bytes: read.body.length }, msg: `token file is ${read.body.length} bytes: Boulder rejects bodies of ${BOULDER_BODY_LIMIT} bytes or more` }
     }
     return { outcome: 'served', answer: served(rt, read.body) }
   }
   if (read.kind === 'unusable') {
-    log.error({ token: d.token, file: read.file, why: read.why }, `refusing token file ${read.file}: it ${read.why}`)
-    return { outcome: 'unusable', answer: rt.answers.unusable }
+    return { outcome: 'unusable', answer: rt.answers.unusable, level: 'error', detail: { file: read.file, why: read.why }, msg: `refusing token file ${read.file}: it ${read.why}` }
   }
   const fb = d.fallback
   switch (fb.kind) {
     case 'redirect': return { outcome: 'redirected', answer: redirectAnswer(rt.answers, fb.location), detail: { location: fb.location } }
     case 'stateless': return { outcome: 'stateless', answer: tokenAnswer(rt.answers, Buffer.from(fb.body)) }
     case 'not-found': return { outcome: 'not-found', answer: rt.answers.notFound }
-    case 'proxy': return proxied(rt, d.token, log)
+    case 'proxy': return proxied(rt, d.token, client)
   }
 }
 
-async function proxied (rt: Runtime, token: string, log: Logger): Promise<Outcome> {
+async function proxied (rt: Runtime, token: string, client: string): Promise<Outcome> {
   if (rt.proxy === undefined) return { outcome: 'not-found', answer: rt.answers.notFound }
-  const r = await rt.proxy.fetch(token, log)
-  if (r.kind === 'found') return { outcome: 'proxied', answer: tokenAnswer(rt.answers, r.body), detail: { master: r.master, tries: r.tries } }
+  const r = await rt.proxy.fetch(token, client)
+  if (r.kind === 'busy') return { outcome: 'too-many', answer: rt.answers.tooMany }
+  const failed = r.tries.filter((t) => t.result !== '200' && t.result !== '404')
+  const loud = failed.length > 0 ? { level: 'warn' as const, msg: failed.map((t) => `master ${t.master} failed: ${t.result}`).join('; ') } : {}
+  if (r.kind === 'found') return { outcome: 'proxied', answer: tokenAnswer(rt.answers, r.body), detail: { master: r.master, tries: r.tries }, ...loud }
   if (r.kind === 'not-found') return { outcome: 'not-found', answer: rt.answers.notFound, detail: { tries: r.tries } }
-  return { outcome: 'unreachable', answer: rt.answers.badGateway, detail: { tries: r.tries } }
+  return { outcome: 'unreachable', answer: rt.answers.badGateway, detail: { tries: r.tries }, ...loud }
 }
 
-function settle (rt: Runtime, d: Challenge, log: Logger): Outcome | Promise<Outcome> {
+function settle (rt: Runtime, d: Challenge, client: string): Outcome | Promise<Outcome> {
   const read = rt.tokens.lookup(d.token)
-  return read instanceof Promise ? read.then((r) => afterRead(rt, d, r, log)) : afterRead(rt, d, read, log)
+  return read instanceof Promise ? read.then((r) => afterRead(rt, d, r, client)) : afterRead(rt, d, read, client)
 }
 
-export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCounter) {
-  function finish (req: IncomingMessage, res: ServerResponse, facts: RequestFacts, s: Scan, token: string | undefined, o: Outcome, started: number): void {
+export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCounter, budget: RateBudget = createRateBudget(LOG_PER_CLIENT, LOG_IN_ALL)) {
+  function finish (req: IncomingMessage, res: ServerResponse, facts: RequestFacts, s: Scan, token: string | undefined, o: Outcome, started: number, client: string): void {
     if (!res.headersSent && !res.destroyed) send(req, res, o.answer, s.body)
-    // The line is built only when it will be written.
-    if (!log.isLevelEnabled('info')) return
-    log.info({
+    const level = o.level ?? 'info'
+    // The line is built only when it will be written, and only within the client's log budget.
+    if (!log.isLevelEnabled(level)) return
+    if (!budget.take(client)) {
+      hits.count(`challenge ${o.outcome} (over the log budget)`)
+      return
+    }
+    log[level]({
       method: facts.method,
-      host: facts.hostHeaders[0],
+      host: cut(facts.hostHeaders[0]),
       token,
-      ...(token === undefined ? { target: facts.target.slice(0, 300) } : {}),
+      ...(token === undefined ? { target: cut(facts.target) } : {}),
       outcome: o.outcome,
       status: o.answer.status,
       remote: req.socket.remoteAddress,
       ms: Math.round((performance.now() - started) * 1000) / 1000,
-      ua: s.ua,
+      ua: cut(s.ua),
       ...o.detail
-    }, 'challenge request')
+    }, o.msg ?? 'challenge request')
   }
 
   function answer (req: IncomingMessage, res: ServerResponse): void {
@@ -113,27 +140,28 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
     const s = scan(req.rawHeaders)
     const facts = requestFacts(req, s)
     const d = decide(facts, rt.policy)
+    const client = clientKey(req.socket.remoteAddress)
     switch (d.kind) {
       case 'maintenance': hits.count('maintenance'); send(req, res, rt.answers.maintenance, s.body); return
       case 'bad-request': hits.count('bad-request'); send(req, res, rt.answers.badRequest, s.body); return
-      case 'method-not-allowed': finish(req, res, facts, s, undefined, { outcome: 'method-not-allowed', answer: rt.answers.methodNotAllowed }, started); return
-      case 'invalid-token': finish(req, res, facts, s, undefined, { outcome: 'invalid-token', answer: rt.answers.invalidToken }, started); return
+      case 'method-not-allowed': finish(req, res, facts, s, undefined, { outcome: 'method-not-allowed', answer: rt.answers.methodNotAllowed }, started, client); return
+      case 'invalid-token': finish(req, res, facts, s, undefined, { outcome: 'invalid-token', answer: rt.answers.invalidToken }, started, client); return
       case 'challenge': break
     }
     let o: Outcome | Promise<Outcome>
     try {
-      o = settle(rt, d, log)
+      o = settle(rt, d, client)
     } catch (err) {
       o = Promise.reject(err)
     }
     if (!(o instanceof Promise)) {
-      finish(req, res, facts, s, d.token, o, started)
+      finish(req, res, facts, s, d.token, o, started, client)
       return
     }
     o.catch((err: unknown): Outcome => {
       log.error({ err }, 'unexpected error answering a challenge')
       return { outcome: 'error', answer: rt.answers.unusable }
-    }).then((out) => finish(req, res, facts, s, d.token, out, started), () => {})
+    }).then((out) => finish(req, res, facts, s, d.token, out, started, client), () => {})
   }
 
   // A request must never take the process down, whatever bug it finds: it gets a 500 and a log line.

@@ -1,6 +1,7 @@
 // Composition root: wires the commands to the process (environment, platform, exit codes). Nothing else.
 import type { CheckArgs } from './check-command.js'
 import type { RawOptions } from './options.js'
+import type { SignalGate } from './signals.js'
 
 export type Command = 'serve' | 'check' | 'thumbprint'
 
@@ -9,13 +10,13 @@ export type Command = 'serve' | 'check' | 'thumbprint'
  * resolver and rules, nor check for the server. Errors carry their exit status (2 for invalid
  * configuration, 1 for a listener or privilege failure); anything else is 1. Always one line.
  */
-export async function main (command: Command, flags: RawOptions, args: CheckArgs): Promise<void> {
+export async function main (command: Command, flags: RawOptions, args: CheckArgs, signals: SignalGate): Promise<void> {
   const src = { flags, env: process.env, platform: process.platform }
   try {
     switch (command) {
       case 'serve': {
         const { serve } = await import('./serve.js')
-        await serve(src, (code) => process.exit(code))
+        await serve(src, signals, (code) => process.exit(code))
         break
       }
       case 'check': {

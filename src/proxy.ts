@@ -1,6 +1,6 @@
 // Proxy mode: fetches a token from the masters in order with undici, bounded in time, sockets and bytes.
-import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
+import { createInFlight } from './client-budget.js'
 import type { Master } from './config.js'
 import { CHALLENGE_PREFIX } from './target.js'
 import { failureCode, readUpTo } from './upstream.js'
@@ -13,9 +13,12 @@ export interface Try { readonly master: string, readonly ms: number, readonly re
 export type ProxyResult =
   | { readonly kind: 'found', readonly body: Buffer, readonly master: string, readonly tries: readonly Try[] }
   | { readonly kind: 'not-found' | 'unreachable', readonly tries: readonly Try[] }
+  /** The client already has its share of fetches in flight: nothing was fetched for it. */
+  | { readonly kind: 'busy' }
 
 export interface Proxy {
-  fetch (token: string, log: Logger): Promise<ProxyResult>
+  /** `client` is the key the requester is counted under (see clientKey). */
+  fetch (token: string, client: string): Promise<ProxyResult>
   close (): Promise<void>
 }
 
@@ -28,7 +31,22 @@ export interface ProxySettings {
 }
 
 /** A small socket bound per master: a slow master queues requests instead of eating descriptors. */
-const CONNECTIONS_PER_MASTER = 4
+const CONNECTIONS_PER_MASTER = 8
+/**
+ * Fetches one client address may have in flight. The CA's perspectives come from different addresses,
+ * one request each; a client asking for many random tokens at once is a flood, and without this cap its
+ * queue in front of the master's sockets would push the CA's request past --proxy-timeout.
+ */
+const FETCHES_PER_CLIENT = 2
+/** All fetches in flight together: a bound on memory whatever the number of flooding addresses. */
+const FETCHES_IN_ALL = 256
+/**
+ * How long "every master said 404" is remembered for a token. Random tokens from a flood then cost one
+ * fetch per interval, not one per request. A real token is never asked for before the ACME client has
+ * written it (the CA only asks after the client says it is ready), so a short memory cannot hide it.
+ */
+const NOT_FOUND_MS = 2000
+const MAX_NOT_FOUND = 10_000
 
 type Attempt = { kind: 'ok', body: Buffer } | { kind: '404' } | { kind: 'failed', why: string }
 
@@ -61,7 +79,6 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
   // Loaded here, not at start: only proxy mode and `check` pay for undici.
   const { Agent } = await import('undici')
   const agent = new Agent({ connections: CONNECTIONS_PER_MASTER, keepAliveTimeout: 4000, connectTimeout: s.timeout })
-  const inFlight = new Map<string, Promise<ProxyResult>>()
 
   async function fetchFromMasters (token: string): Promise<ProxyResult> {
     const deadline = Date.now() + s.budget
@@ -88,17 +105,33 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
     return { kind: failures === 0 ? 'not-found' : 'unreachable', tries }
   }
 
+  const inFlight = new Map<string, Promise<ProxyResult>>()
+  const perClient = createInFlight(FETCHES_PER_CLIENT, FETCHES_IN_ALL)
+  const notFound = new Map<string, number>()
+
   return {
-    fetch (token, log) {
-      // The CA's perspectives ask for one token at nearly the same time: they share one upstream fetch.
-      let p = inFlight.get(token)
-      if (p === undefined) {
-        p = fetchFromMasters(token).finally(() => inFlight.delete(token))
-        inFlight.set(token, p)
-        p.then((r) => {
-          for (const t of r.tries) if (t.result !== '200' && t.result !== '404') log.warn({ token, master: t.master, ms: t.ms, why: t.result }, `master ${t.master} failed: ${t.result}`)
-        }, () => {})
+    fetch (token, client) {
+      // The CA's perspectives ask for one token at nearly the same time: they share one upstream fetch,
+      // which costs none of them a share.
+      const shared = inFlight.get(token)
+      if (shared !== undefined) return shared
+      const until = notFound.get(token)
+      if (until !== undefined) {
+        if (until > Date.now()) return Promise.resolve({ kind: 'not-found', tries: [] })
+        notFound.delete(token)
       }
+      if (!perClient.enter(client)) return Promise.resolve({ kind: 'busy' })
+      const p = fetchFromMasters(token).then((r) => {
+        if (r.kind === 'not-found') {
+          if (notFound.size >= MAX_NOT_FOUND) notFound.delete(notFound.keys().next().value as string)
+          notFound.set(token, Date.now() + NOT_FOUND_MS)
+        }
+        return r
+      }).finally(() => {
+        inFlight.delete(token)
+        perClient.leave(client)
+      })
+      inFlight.set(token, p)
       return p
     },
     async close () { await agent.close() }

@@ -18,6 +18,7 @@ export interface Answers {
   readonly notFound: Answer
   readonly unusable: Answer
   readonly badGateway: Answer
+  readonly tooMany: Answer
   readonly contentType: string
   readonly redirectStatus: number
 }
@@ -69,6 +70,7 @@ export function buildAnswers (settings: AnswerSettings, maintenancePage: Buffer)
     notFound: jsonError(404, 'challenge token not found'),
     unusable: jsonError(500, 'challenge token file unusable'),
     badGateway: jsonError(502, 'no master could be reached'),
+    tooMany: jsonError(429, 'too many challenge fetches from this client at once', { 'retry-after': '1' }),
     contentType: settings.contentType,
     redirectStatus: settings.redirectStatus
   })

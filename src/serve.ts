@@ -1,28 +1,19 @@
 // The serve command's shell: loads config, binds, drops privileges, answers, reloads and drains.
-import { closeSync, openSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { Server } from 'node:http'
-import { ConfigError, type Config } from './config.js'
+import type { Config } from './config.js'
 import { loadConfig, type Sources } from './config-load.js'
 import { createHandler } from './handler.js'
 import { createHitCounter } from './hit-counter.js'
-import { createLog } from './logger.js'
-import { dropPrivileges, giveTo } from './privileges.js'
+import { createLog, type Log } from './logger.js'
+import { dropPrivileges, resolveAccount } from './privileges.js'
+import { unreadableAfterDrop } from './readable.js'
 import { buildRuntime, type Runtime } from './runtime.js'
-import { createHttpServer, drain, formatAddress, listen, socketTimeout, type Limits } from './server.js'
-import { installSignals } from './signals.js'
+import { createHttpServer, drain, formatAddress, listen, type Limits } from './server.js'
+import type { SignalGate } from './signals.js'
 
-/** Settings that only a restart can change (sockets, identity, log destination). */
-const RESTART_ONLY = ['listen', 'user', 'group', 'logFile'] as const
-
-function checkLogFile (file: string | undefined): void {
-  if (file === undefined) return
-  try {
-    closeSync(openSync(file, 'a'))
-  } catch (err) {
-    throw new ConfigError('log-file', `cannot open ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
-  }
-}
+/** Settings that only a restart can change (sockets, identity, log destination, parser limits). */
+const RESTART_ONLY = ['listen', 'user', 'group', 'logFile', 'maxHeaderSize'] as const
 
 function applyLimits (servers: readonly Server[], l: Limits): void {
   for (const s of servers) {
@@ -30,16 +21,31 @@ function applyLimits (servers: readonly Server[], l: Limits): void {
     s.headersTimeout = l.headersTimeout
     s.requestTimeout = l.requestTimeout
     s.keepAliveTimeout = l.keepAliveTimeout
-    s.timeout = socketTimeout(l)
+    s.timeout = Math.max(l.requestTimeout, l.keepAliveTimeout) + 1000
   }
 }
 
-export async function serve (src: Sources, exit: (code: number) => void): Promise<void> {
+/** The longest a drain can take: an answer waiting on the masters gets its whole budget. */
+export const drainGrace = (c: Config): number => Math.max(5000, c.proxyBudget + 1000)
+
+export async function serve (src: Sources, signals: SignalGate, exit: (code: number) => void): Promise<void> {
   const config = await loadConfig(src)
-  checkLogFile(config.logFile)
-  if (config.logFile !== undefined) giveTo(config.logFile, config.user, config.group)
+  // Resolved while root and before anything is opened: an unknown user stops the start here.
+  const account = resolveAccount(config.user, config.group)
+  const log: Log = createLog(config.logLevel, config.logFile, account)
+  const servers: Server[] = []
+  try {
+    await start(config, src, signals, exit, log, account, servers)
+  } catch (err) {
+    for (const s of servers) s.close()
+    // Every early exit leaves a complete log behind it.
+    log.flush()
+    throw err
+  }
+}
+
+async function start (config: Config, src: Sources, signals: SignalGate, exit: (code: number) => void, log: Log, account: ReturnType<typeof resolveAccount>, servers: Server[]): Promise<void> {
   let runtime: Runtime = await buildRuntime(config)
-  const log = createLog(config.logLevel, config.logFile)
   const hits = createHitCounter(() => log.logger)
   const handler = createHandler(() => runtime, log.logger, hits)
   // Sockets accept as soon as they are bound, while we are still root: requests that arrive before the
@@ -49,20 +55,16 @@ export async function serve (src: Sources, exit: (code: number) => void): Promis
     if (waiting === undefined) handler(req, res)
     else waiting.push(() => handler(req, res))
   }
-
-  const servers: Server[] = []
-  try {
-    for (const l of config.listen) {
-      const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k)), l)
-      if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
-      else servers.push(bound)
-    }
-    await log.ready
-    dropPrivileges(config.user, config.group)
-  } catch (err) {
-    for (const s of servers) s.close()
-    throw err
+  for (const l of config.listen) {
+    const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k)), l)
+    if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
+    else servers.push(bound)
   }
+  // Files reread on SIGHUP are read as the dropped user: say now which ones it could not read.
+  for (const u of await unreadableAfterDrop(account, [config.configFile, config.maintenancePage, config.challengeDir])) {
+    log.logger.warn({ file: u.file, user: account.user }, `${u.file} will not be readable by ${account.user ?? `group ${String(account.gid)}`} after the drop: ${u.why}`)
+  }
+  dropPrivileges(account)
   const early = waiting
   waiting = undefined
   for (const serveLater of early) serveLater()
@@ -79,14 +81,18 @@ export async function serve (src: Sources, exit: (code: number) => void): Promis
     uid: process.getuid?.()
   }, 'acme-responder listening')
 
-  installSignals({
+  // The account key is often root-only (dehydrated keeps it 0600): reloads keep the thumbprint read now.
+  const keyThumbprints = new Map<string, string>()
+  if (config.accountKey !== undefined && config.keyThumbprint !== undefined) keyThumbprints.set(config.accountKey, config.keyThumbprint)
+
+  signals.attach({
     log: () => log.logger,
     async reload () {
       log.reopen()
       let next: Config
       let rt: Runtime
       try {
-        next = await loadConfig(src)
+        next = await loadConfig(src, keyThumbprints)
         rt = await buildRuntime(next)
       } catch (err) {
         log.logger.error({ error: (err as Error).message }, 'reload refused, keeping the running configuration')
@@ -104,7 +110,7 @@ export async function serve (src: Sources, exit: (code: number) => void): Promis
       log.logger.info('configuration reloaded')
     },
     async shutdown () {
-      await drain(servers, Math.max(5000, runtime.config.proxyBudget + 1000))
+      await drain(servers, drainGrace(runtime.config))
       hits.stop()
       await runtime.proxy?.close()
       log.logger.info('stopped')

@@ -1,4 +1,4 @@
-// Signal handling: SIGHUP reopens the log and reloads, SIGTERM/SIGINT drain and exit 0 within a bound.
+// Signals: trapped from the first moment, acted on once the server is up (reload, drain, inspector refusal).
 import type { Logger } from 'pino'
 
 export interface Lifecycle {
@@ -8,24 +8,58 @@ export interface Lifecycle {
   exit (code: number): void
 }
 
-export function installSignals (life: Lifecycle): void {
+export interface SignalGate {
+  /** Called once the server is serving: a SIGHUP that came during start is acted on now. */
+  attach (life: Lifecycle): void
+}
+
+/**
+ * Installed before anything else loads. Without a handler a SIGHUP kills Node, and systemd takes death
+ * by SIGHUP for a clean exit (no restart): a logrotate run during start would stop the service for good.
+ * SIGUSR1 would start Node's inspector on 127.0.0.1:9229, with no authentication: any process of the
+ * same user could then run code in the process that holds port 80. A handler of our own stops that.
+ * SIGTERM and SIGINT keep their default (exit at once) until there is something to drain.
+ */
+export function trapSignals (): SignalGate {
+  let life: Lifecycle | undefined
+  let pendingReload = false
   let reloading = Promise.resolve()
-  process.on('SIGHUP', () => {
+  const reload = (l: Lifecycle): void => {
     // Serialised: two quick HUPs from a rotation script must not interleave two reloads.
-    reloading = reloading.then(() => life.reload()).catch((err: unknown) => {
-      life.log().error({ err }, 'reload failed')
-    })
-  })
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    life.log().info({ signal }, 'stopping: finishing in-flight requests')
-    life.shutdown().then(() => life.exit(0), (err: unknown) => {
-      life.log().error({ err }, 'shutdown failed')
-      life.exit(1)
+    reloading = reloading.then(() => l.reload()).catch((err: unknown) => {
+      l.log().error({ err }, 'reload failed')
     })
   }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGHUP', () => {
+    if (life === undefined) pendingReload = true
+    else reload(life)
+  })
+  process.on('SIGUSR1', () => {
+    const msg = 'SIGUSR1 ignored: the inspector stays off'
+    if (life === undefined) process.stderr.write(`acme-responder: ${msg}\n`)
+    else life.log().warn({ signal: 'SIGUSR1' }, msg)
+  })
+
+  return {
+    attach (l) {
+      life = l
+      let stopping = false
+      const stop = (signal: string): void => {
+        if (stopping) return
+        stopping = true
+        l.log().info({ signal }, 'stopping: finishing in-flight requests')
+        // A reload under way finishes first: it may hold a half-built proxy.
+        reloading.then(() => l.shutdown()).then(() => l.exit(0), (err: unknown) => {
+          l.log().error({ err }, 'shutdown failed')
+          l.exit(1)
+        })
+      }
+      process.on('SIGTERM', () => stop('SIGTERM'))
+      process.on('SIGINT', () => stop('SIGINT'))
+      if (pendingReload) {
+        pendingReload = false
+        reload(l)
+      }
+    }
+  }
 }

@@ -37,6 +37,9 @@ export function statProblem (st: Stats, maxSize: number): string | undefined {
     if (st.isFIFO()) return 'is a FIFO'
     return st.isSocket() ? 'is a socket or device' : 'is not a regular file'
   }
+  // A hard link lets whoever can write the challenge directory serve a file they cannot read
+  // (FreeBSD with security.bsd.hardlink_check_uid=0, Linux without protected_hardlinks).
+  if (st.nlink > 1) return `has ${st.nlink} hard links`
   return st.size > maxSize ? `is ${st.size} bytes, over the ${maxSize}-byte cap` : undefined
 }
 

@@ -32,8 +32,9 @@ async function circuit (t: T): Promise<{ dir: string, port: number, master: Runn
   return { dir, port, master, secondary, lonely }
 }
 
-async function check (args: string[]): Promise<{ code: number | null, out: string, err: string }> {
-  const cli = spawnCli(['check', ...args])
+/** Every host here lives on loopback, which the CA refuses: the lab switch is on unless a test says otherwise. */
+async function check (args: string[], lab = true): Promise<{ code: number | null, out: string, err: string }> {
+  const cli = spawnCli(['check', ...lab ? ['--allow-private'] : [], ...args])
   const code = await cli.exited
   await new Promise((resolve) => setImmediate(resolve))
   return { code, out: cli.stdout, err: cli.stderr }
@@ -52,6 +53,19 @@ test('a passing secondary → master circuit; the probe file is gone afterwards'
   assert.deepEqual(readdirSync(c.dir), [])
   // Five concurrent requests per address reached the master, as the CA's perspectives would.
   assert.ok(c.master.logs.filter((l) => l.outcome === 'served').length >= 10)
+})
+
+test('a redirect to a name that resolves to a private address fails like at the CA, unless --allow-private', async (t) => {
+  const c = await circuit(t)
+  const args = ['--challenge-dir', c.dir, '--port', String(c.port), '--resolve', 'www.example.test:127.0.4.1', '--resolve', 'mail.example.test:127.0.4.2', 'mail.example.test']
+  const strict = await check(args, false)
+  assert.equal(strict.code, 1, strict.out + strict.err)
+  assert.match(strict.out, /FAIL mail\.example\.test/)
+  assert.match(strict.out, /redirect target www\.example\.test resolves to the private address 127\.0\.4\.1/)
+  // The probe never reached the master: the CA would not have connected there either.
+  assert.equal(c.master.logs.filter((l) => l.outcome === 'served').length, 0)
+  const lab = await check(args, true)
+  assert.equal(lab.code, 0, lab.out + lab.err)
 })
 
 test('--json output, one good and one bad address, a host without a master', async (t) => {
@@ -96,9 +110,15 @@ test('303, loops, too many redirects, wrong body, big body and a maintenance pag
   }
   const ips = ['127.0.5.2', '127.0.5.3', '127.0.5.4', '127.0.5.5', '127.0.5.6', '127.0.5.7', '127.0.5.8']
   const args = Object.keys(names).flatMap((n, i) => ['--resolve', `${n}.example.test:${ips[i] ?? ''}`])
-  const r = await check(['--json', '--challenge-dir', dir, '--port', String(port), ...args, ...Object.keys(names).map((n) => `${n}.example.test`)])
-  assert.equal(r.code, 1, r.err)
-  const report = JSON.parse(r.out) as CheckReport
+  const run = async (which: string[], lab: boolean): Promise<CheckReport> => {
+    const r = await check(['--json', '--challenge-dir', dir, '--port', String(port), ...args, ...which.map((n) => `${n}.example.test`)], lab)
+    assert.equal(r.code, 1, r.err)
+    return JSON.parse(r.out) as CheckReport
+  }
+  // The private-address redirect runs without the lab switch: with it, check would dial 10.1.2.3.
+  const labReport = await run(Object.keys(names).filter((n) => n !== 'private'), true)
+  const strictReport = await run(['private'], false)
+  const report = { names: [...labReport.names, ...strictReport.names] }
   for (const [n, re] of Object.entries(names)) {
     const a = report.names.find((x) => x.name === `${n}.example.test`)?.addresses[0]
     assert.equal(a?.ok, false, n)
@@ -116,7 +136,7 @@ test('the probe is removed when check is interrupted', async (t) => {
     s.listen(0, '127.0.5.9', () => resolve((s.address() as AddressInfo).port))
     t.after(() => { s.closeAllConnections(); s.close() })
   })
-  const cli = spawnCli(['check', '--challenge-dir', dir, '--port', String(port), '--resolve', 'hang.example.test:127.0.5.9', 'hang.example.test'])
+  const cli = spawnCli(['check', '--allow-private', '--challenge-dir', dir, '--port', String(port), '--resolve', 'hang.example.test:127.0.5.9', 'hang.example.test'])
   for (let i = 0; i < 50 && readdirSync(dir).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
   assert.equal(readdirSync(dir).length, 1, 'the probe was placed')
   cli.child.kill('SIGINT')
@@ -174,7 +194,7 @@ test('validator rules', () => {
 
 test('colour on a terminal', { skip: spawnSync('sh', ['-c', 'command -v script']).status === 0 ? false : 'util-linux script is not installed' }, async (t) => {
   const c = await circuit(t)
-  const cmd = [process.execPath, CLI, 'check', '--challenge-dir', c.dir, '--port', String(c.port), '--resolve', 'www.example.test:127.0.4.1', 'www.example.test']
+  const cmd = [process.execPath, CLI, 'check', '--allow-private', '--challenge-dir', c.dir, '--port', String(c.port), '--resolve', 'www.example.test:127.0.4.1', 'www.example.test']
   // script(1) gives the command a pseudo-terminal, as an operator's shell would.
   // Not spawnSync: the responders answering the check live in this process.
   const child = spawn('script', ['-qec', cmd.map((a) => `'${a}'`).join(' '), '/dev/null'], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'inherit'] })

@@ -205,5 +205,5 @@ test('privileges are dropped after binding', { skip: isRoot ? false : 'needs roo
 
   const bad = await run(['--listen', '127.0.0.9:0', '--challenge-dir', dir, '--user', 'no-such-user-here'])
   assert.equal(bad.code, 1)
-  assert.match(oneLine(bad.stderr), /cannot switch to user no-such-user-here/)
+  assert.match(oneLine(bad.stderr), /^acme-responder: unknown user no-such-user-here$/)
 })

@@ -63,9 +63,9 @@ export async function startResponder (opts: RawOptions, host = '127.0.0.1', wrap
 export interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer, text: string }
 
 /** One HTTP request on its own connection, with full control over Host (fetch() forbids that). */
-export function get (r: { port: number, host?: string }, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+export function get (r: { port: number, host?: string, localAddress?: string }, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: r.host ?? '127.0.0.1', port: r.port, path, method, headers, agent: false }, (res) => {
+    const req = request({ host: r.host ?? '127.0.0.1', port: r.port, path, method, headers, agent: false, ...r.localAddress === undefined ? {} : { localAddress: r.localAddress } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -156,4 +156,21 @@ export async function startCli (args: string[], env: NodeJS.ProcessEnv = {}, opt
   ])
   const addr = String((ready.listen as string[])[0])
   return Object.assign(cli, { port: Number(addr.slice(addr.lastIndexOf(':') + 1)) })
+}
+
+/** Waits until cond() holds, checking every 25 ms; a generous bound, as CI machines are shared. */
+export async function waitFor (cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Runs the CLI to its end. */
+export async function runCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { uid?: number, gid?: number } = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const cli = spawnCli(args, env, opts)
+  const code = await cli.exited
+  await new Promise((resolve) => setImmediate(resolve))
+  return { code, stdout: cli.stdout, stderr: cli.stderr }
 }

@@ -18,6 +18,7 @@ export interface CheckOptions {
   /** The CA asks from several perspectives at once; so does check, per address. */
   readonly perspectives: number
   readonly userAgent: string
+  readonly allowPrivate: boolean
 }
 
 export class CheckUsageError extends Error {
@@ -58,7 +59,7 @@ function sameAnswer (a: ProbeResult, b: ProbeResult): boolean {
 }
 
 async function checkAddress (undici: typeof import('undici'), name: string, address: string, p: Probe, o: CheckOptions): Promise<AddressReport> {
-  const settings = { httpPort: o.httpPort, timeoutMs: o.timeoutMs, userAgent: o.userAgent, resolve: (h: string) => addressesOf(h, o.overrides) }
+  const settings = { httpPort: o.httpPort, timeoutMs: o.timeoutMs, userAgent: o.userAgent, allowPrivate: o.allowPrivate, resolve: (h: string) => addressesOf(h, o.overrides) }
   const results = await Promise.all(Array.from({ length: o.perspectives }, () => probe(undici, name, address, p.token, p.expected, settings)))
   const first = results[0] as ProbeResult
   const odd = results.find((r) => !sameAnswer(r, first))

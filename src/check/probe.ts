@@ -2,7 +2,7 @@
 import { isIP } from 'node:net'
 import { CHALLENGE_PREFIX } from '../target.js'
 import { failureCode, readUpTo } from '../upstream.js'
-import { connectFix, followRedirect, hostOf, judgeAnswer, MAX_BODY, portOf } from './rules.js'
+import { connectFix, followRedirect, hostOf, isPublicAddress, judgeAnswer, MAX_BODY, portOf } from './rules.js'
 
 export interface Hop {
   readonly url: string
@@ -26,6 +26,8 @@ export interface ProbeSettings {
   readonly userAgent: string
   /** Addresses for a redirect target's host name, IPv6 first. */
   readonly resolve: (host: string) => Promise<readonly string[]>
+  /** Lab setups: follow redirects to private and loopback addresses, which the CA refuses. */
+  readonly allowPrivate: boolean
 }
 
 interface Fetched { status: number, location: string | undefined, contentType: string | undefined, body: Buffer }
@@ -81,13 +83,17 @@ export async function probe (undici: Undici, name: string, address: string, toke
     hops.push({ url: url.href, address: target, status: got.status, ...(got.location === undefined ? {} : { location: got.location }), ms: Math.round(performance.now() - t0) })
     if (got.status >= 300 && got.status < 400) {
       seen.push(url.href)
-      const next = followRedirect(url, got.status, got.location, seen, s.httpPort)
+      const next = followRedirect(url, got.status, got.location, seen, s.httpPort, s.allowPrivate)
       if (!next.ok) return { ok: false, hops, error: next.error, fix: next.fix }
       url = next.url
       const host = hostOf(url)
       const addresses = isIP(host) !== 0 ? [host] : await s.resolve(host)
       const first = addresses[0]
       if (first === undefined) return { ok: false, hops, error: `redirect target ${host} does not resolve`, fix: `give ${host} an A or AAAA record` }
+      // The CA resolves every hop again and refuses reserved addresses, whatever the name looks like.
+      if (!s.allowPrivate && !isPublicAddress(first)) {
+        return { ok: false, hops, error: `redirect target ${host} resolves to the private address ${first}`, fix: 'the CA refuses to connect to private, loopback or reserved addresses: give the master a public address, or use --mode proxy (a lab: --allow-private)' }
+      }
       target = first
       continue
     }

@@ -41,7 +41,7 @@ export function hostOf (url: URL): string {
 export type HopRule = { readonly ok: true, readonly url: URL } | { readonly ok: false, readonly error: string, readonly fix: string }
 
 /** Decides whether the validator would follow this redirect, and where to. */
-export function followRedirect (from: URL, status: number, location: string | undefined, seen: readonly string[], httpPort: number): HopRule {
+export function followRedirect (from: URL, status: number, location: string | undefined, seen: readonly string[], httpPort: number, allowPrivate = false): HopRule {
   if (!REDIRECT_STATUSES.has(status)) {
     return { ok: false, error: `redirect with ${status}`, fix: `answer with 301, 302, 307 or 308: Let's Encrypt does not follow a ${status}` }
   }
@@ -57,7 +57,7 @@ export function followRedirect (from: URL, status: number, location: string | un
   if (port !== httpPort && port !== 443) return { ok: false, error: `redirect to port ${port}`, fix: 'Let\'s Encrypt follows redirects only to ports 80 and 443' }
   const host = hostOf(url)
   if (host.endsWith('.well-known')) return { ok: false, error: `redirect to host ${host}`, fix: 'the Location lacks the "/" after the host name' }
-  if (isIP(host) !== 0 && !isPublicAddress(host)) {
+  if (isIP(host) !== 0 && !allowPrivate && !isPublicAddress(host)) {
     return { ok: false, error: `redirect to the private address ${host}`, fix: 'the CA refuses private addresses: point --master at a public name, or use --mode proxy' }
   }
   if (url.pathname.length > MAX_PATH) return { ok: false, error: 'redirect path over 2000 bytes', fix: 'shorten the Location path' }

@@ -1,0 +1,246 @@
+// The holes of the security review, each proven closed: floods, local users, early signals, empty options.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { Agent, createServer as createHttp, request } from 'node:http'
+import { connect, createServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { get, runCli, spawnCli, startCli, startResponder, tempDir, waitFor } from './helpers.js'
+import { freePort } from './ports.js'
+
+const P = '/.well-known/acme-challenge/'
+const isRoot = process.getuid?.() === 0
+const rootOnly = { skip: isRoot ? false : 'needs root (the suite runs as root in CI)' }
+const random = (): string => randomBytes(24).toString('base64url')
+
+function oneLine (s: string): string {
+  const lines = s.trimEnd().split('\n')
+  assert.equal(lines.length, 1, `expected one line, got: ${s}`)
+  return lines[0] ?? ''
+}
+
+test('proxy mode: a flood of random tokens from one address does not fail the CA\'s requests from others', async (t) => {
+  const REAL = random()
+  const m = createHttp((req, res) => {
+    // A master a little slow to answer: 200 ms per request, as over a WAN.
+    setTimeout(() => {
+      if (req.url === P + REAL) res.end(`${REAL}.thumb`)
+      else res.writeHead(404).end()
+    }, 200)
+  })
+  await new Promise<void>((resolve) => m.listen(0, '127.0.3.2', resolve))
+  t.after(() => { m.closeAllConnections(); m.close() })
+  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [`http://127.0.3.2:${(m.address() as AddressInfo).port}`] }, '127.0.3.1')
+  t.after(() => r.close())
+
+  let answered = 0
+  const flooder = { ...r, localAddress: '127.0.3.50' }
+  // 60 connections from one address, 20 random tokens each, back to back.
+  const flood = Promise.all(Array.from({ length: 60 }, async () => {
+    for (let i = 0; i < 20; i++) {
+      await get(flooder, P + random(), { host: 'mail.example.com' })
+      answered++
+    }
+  }))
+  await waitFor(() => answered >= 120, 'the flood to be under way')
+  // The CA: its primary and four remote perspectives, from five other addresses, at nearly the same time.
+  const ca = await Promise.all([11, 12, 13, 14, 15].map((n) => get({ ...r, localAddress: `127.0.3.${n}` }, P + REAL, { host: 'mail.example.com' })))
+  assert.deepEqual(ca.map((a) => a.status), [200, 200, 200, 200, 200])
+  assert.deepEqual(ca.map((a) => a.text), Array(5).fill(`${REAL}.thumb`))
+  await flood
+  // The flooder got its answers too: quick refusals or 404s, nothing hung.
+  assert.equal(answered, 1200)
+})
+
+test('proxy mode: "every master said 404" is remembered briefly, so repeats cost no fetch', async (t) => {
+  let fetched = 0
+  const m = createHttp((_req, res) => { fetched++; res.writeHead(404).end() })
+  await new Promise<void>((resolve) => m.listen(0, '127.0.3.3', resolve))
+  t.after(() => { m.closeAllConnections(); m.close() })
+  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [`http://127.0.3.3:${(m.address() as AddressInfo).port}`] }, '127.0.3.1')
+  t.after(() => r.close())
+  const tok = random()
+  for (let i = 0; i < 10; i++) assert.equal((await get(r, P + tok, { host: 'x' })).status, 404)
+  assert.equal(fetched, 1)
+})
+
+test('the log grows by a bounded amount under a flood, and every request of a validation is still logged', async (t) => {
+  const dir = tempDir(t)
+  // The log goes to stdout here: the child's stdout is the log file, measured byte for byte.
+  const cli = await startCli(['--listen', '127.0.3.20:0', '--challenge-dir', dir, '--master', 'www.example.com'])
+  t.after(() => cli.child.kill('SIGKILL'))
+  const before = cli.stdout.length
+  // 2,000 requests with a 7,900-byte User-Agent on one keep-alive connection.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.after(() => agent.destroy())
+  const ua = 'x'.repeat(7900)
+  const one = (): Promise<number> => new Promise((resolve, reject) => {
+    request({ host: '127.0.3.20', port: cli.port, path: P + random(), agent, headers: { host: 'mail.example.com', 'user-agent': ua } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    }).on('error', reject).end()
+  })
+  for (let i = 0; i < 2000; i++) assert.equal(await one(), 302)
+  // Then a validation from five other addresses.
+  const token = random()
+  for (const n of [21, 22, 23, 24, 25]) {
+    assert.equal((await get({ host: '127.0.3.20', port: cli.port, localAddress: `127.0.3.${n}` }, P + token, { host: 'mail.example.com', 'user-agent': ua })).status, 302)
+  }
+  const lines = (): string[] => cli.stdout.split('\n').filter((l) => l.includes(token))
+  await waitFor(() => lines().length === 5, 'the validation\'s five log lines')
+  const grown = cli.stdout.length - before
+  assert.ok(grown < 100_000, `the log grew by ${grown} bytes`)
+  for (const l of lines()) {
+    const o = JSON.parse(l) as { ua: string, outcome: string }
+    assert.equal(o.outcome, 'redirected')
+    assert.ok(o.ua.length <= 201, 'the User-Agent is cut')
+  }
+  // The rest is counted, and the count reaches the log on the next summary (at the latest on stop).
+  cli.child.kill('SIGTERM')
+  assert.equal(await cli.exited, 0)
+  assert.match(cli.stdout, /"challenge redirected \(over the log budget\)":\d{4}/)
+})
+
+test('a maintenance status that cannot carry a body is refused at start', async (t) => {
+  for (const status of ['204', '205', '304']) {
+    const r = await runCli(['--listen', '127.0.3.30:0', '--challenge-dir', tempDir(t), '--maintenance-status', status])
+    assert.equal(r.code, 2, status)
+    assert.match(oneLine(r.stderr), new RegExp(`^acme-responder: invalid --maintenance-status: ${status} cannot carry the page`))
+  }
+})
+
+test('the log file is never opened or chowned through a symlink or a hard link', rootOnly, async (t) => {
+  const dir = tempDir(t)
+  const open = join(dir, 'writable-by-nobody')
+  mkdirSync(open)
+  chmodSync(open, 0o1777)
+  const secret = join(dir, 'victim')
+  writeFileSync(secret, 'root only\n', { mode: 0o600 })
+  symlinkSync(secret, join(open, 'acme.log'))
+  const viaSymlink = await runCli(['--listen', '127.0.3.31:0', '--challenge-dir', dir, '--user', 'nobody', '--log-file', join(open, 'acme.log')])
+  assert.equal(viaSymlink.code, 2)
+  assert.match(oneLine(viaSymlink.stderr), /^acme-responder: invalid --log-file: cannot open .*acme\.log: is a symbolic link$/)
+  linkSync(secret, join(open, 'hard.log'))
+  const viaLink = await runCli(['--listen', '127.0.3.31:0', '--challenge-dir', dir, '--user', 'nobody', '--log-file', join(open, 'hard.log')])
+  assert.equal(viaLink.code, 2)
+  assert.match(oneLine(viaLink.stderr), /^acme-responder: invalid --log-file: .*hard\.log has 2 hard links$/)
+  const st = statSync(secret)
+  assert.equal(st.uid, 0)
+  assert.equal(st.mode & 0o777, 0o600)
+  assert.equal(readFileSync(secret, 'utf8'), 'root only\n')
+})
+
+test('SIGUSR1 does not open the inspector', async (t) => {
+  const inspector = await freePort('127.0.3.32')
+  const cli = await startCli(['--listen', '127.0.3.32:0', '--challenge-dir', tempDir(t)], { NODE_OPTIONS: `--inspect-port=127.0.3.32:${inspector}` })
+  t.after(() => cli.child.kill('SIGKILL'))
+  cli.child.kill('SIGUSR1')
+  await cli.line((l) => l.signal === 'SIGUSR1')
+  const refused = await new Promise<string>((resolve) => {
+    const s = connect(inspector, '127.0.3.32')
+    s.on('connect', () => { s.destroy(); resolve('connected') })
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+  })
+  assert.equal(refused, 'ECONNREFUSED')
+  assert.doesNotMatch(cli.stderr, /Debugger listening/)
+  assert.equal((await get({ host: '127.0.3.32', port: cli.port }, '/')).status, 503)
+})
+
+test('without getent in PATH the group is still dropped, and an unknown group stops the start', rootOnly, async (t) => {
+  const dir = tempDir(t)
+  chmodSync(dir, 0o755)
+  const cli = await startCli(['--listen', '127.0.3.33:0', '--challenge-dir', dir, '--user', 'nobody'], { PATH: '/nonexistent' })
+  t.after(() => cli.child.kill('SIGKILL'))
+  const status = readFileSync(`/proc/${cli.child.pid}/status`, 'utf8')
+  assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m)
+  const gid = execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }).trim()
+  assert.match(status, new RegExp(`^Gid:\\s+${gid}\\s+${gid}\\s+${gid}\\s+${gid}$`, 'm'))
+  assert.match(status, new RegExp(`^Groups:\\s+${gid}\\s*$`, 'm'))
+  const bad = await runCli(['--listen', '127.0.3.33:0', '--challenge-dir', dir, '--user', 'nobody', '--group', 'no-such-group-here'])
+  assert.equal(bad.code, 1)
+  assert.equal(oneLine(bad.stderr), 'acme-responder: unknown group no-such-group-here')
+})
+
+test('a SIGHUP during start is kept and acted on once the server is up', async (t) => {
+  const dir = tempDir(t)
+  const fifo = join(dir, 'config.json')
+  execFileSync('mkfifo', [fifo])
+  const cli = spawnCli(['--config', fifo])
+  t.after(() => cli.child.kill('SIGKILL'))
+  // Opening the FIFO for writing without blocking succeeds only once the child waits to read it:
+  // the start is then blocked reading the config, the moment a logrotate HUP used to kill it.
+  const writer = async (): Promise<number> => {
+    let fd = -1
+    await waitFor(() => { try { fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK); return true } catch { return false } }, 'the config read to begin')
+    return fd
+  }
+  const config = JSON.stringify({ listen: ['127.0.3.34:0'], 'challenge-dir': dir })
+  const fd = await writer()
+  cli.child.kill('SIGHUP')
+  writeSync(fd, config)
+  closeSync(fd)
+  await cli.line((l) => l.msg === 'acme-responder listening')
+  // The queued reload reads the config again.
+  const again = await writer()
+  writeSync(again, config)
+  closeSync(again)
+  await cli.line((l) => l.msg === 'configuration reloaded')
+  assert.equal(cli.child.exitCode, null)
+  assert.equal(cli.child.signalCode, null)
+})
+
+test('a token file with more than one link is refused', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'elsewhere'), 'not.a.token')
+  linkSync(join(dir, 'elsewhere'), join(dir, 'tok'))
+  const r = await startResponder({ 'challenge-dir': dir })
+  t.after(() => r.close())
+  const res = await get(r, P + 'tok', { host: 'x' })
+  assert.equal(res.status, 500)
+  assert.doesNotMatch(res.text, /not\.a\.token/)
+  assert.match(String(r.logs.find((l) => l.outcome === 'unusable')?.msg), /has 2 hard links/)
+})
+
+test('empty, blank and out-of-range values are refused with one line, exit 2, from every source', async (t) => {
+  const dir = tempDir(t)
+  const file = (o: unknown): string => { const f = join(dir, `c${Math.random()}.json`); writeFileSync(f, JSON.stringify(o)); return f }
+  const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+    [['--listen', ''], {}, /invalid --listen: must not be empty/],
+    [['--listen', ' '], {}, /invalid --listen: must not be empty/],
+    [['--listen', ','], {}, /invalid --listen: "," must be ip:port/],
+    [[], { ACME_RESPONDER_LISTEN: ' , ' }, /invalid --listen: must not be empty/],
+    [[], { ACME_RESPONDER_LISTEN: '' }, /invalid --listen: must not be empty/],
+    [['--config', file({ listen: [] })], {}, /invalid --listen: must not be empty/],
+    [['--config', file({ listen: ['127.0.0.1:0', ''] })], {}, /invalid --listen: has an empty item/],
+    [['--master', ''], {}, /invalid --master: must not be empty/],
+    [['--alias', ' '], {}, /invalid --alias: must not be empty/],
+    [[], { ACME_RESPONDER_ALIAS: ',' }, /invalid --alias: must not be empty/],
+    [[], { ACME_RESPONDER_MASTER: ' ' }, /invalid --master: must not be empty/],
+    [['--challenge-dir', ' '], {}, /invalid --challenge-dir: must not be empty/],
+    [['--max-connections', '0'], {}, /invalid --max-connections: 0 is out of range/],
+    [['--max-connections=-1'], {}, /invalid --max-connections: "-1" is not a whole number/],
+    [['--retry-after', '99999999999'], {}, /invalid --retry-after: 99999999999 is out of range/],
+    [['--proxy-budget', '60000'], {}, /invalid --proxy-budget: 60000 is out of range/],
+    [['--config', file({ 'headers-timeout': 1.5 })], {}, /invalid --headers-timeout: "1.5" is not a whole number/]
+  ]
+  for (const [args, env, re] of cases) {
+    const r = await runCli(args.includes('--challenge-dir') ? args : ['--challenge-dir', dir, ...args], env)
+    assert.equal(r.code, 2, `${JSON.stringify(args)} ${JSON.stringify(env)}: ${r.stderr}`)
+    assert.match(oneLine(r.stderr), re)
+  }
+})
+
+test('a failed start with --log-file exits 1 with its one line, and the log is complete', async (t) => {
+  const hog = createServer()
+  await new Promise<void>((resolve) => hog.listen(0, '127.0.3.35', resolve))
+  t.after(() => hog.close())
+  const { port } = hog.address() as AddressInfo
+  const dir = tempDir(t)
+  const log = join(dir, 'acme.log')
+  const r = await runCli(['--listen', `127.0.3.35:${port}`, '--challenge-dir', dir, '--log-file', log])
+  assert.equal(r.code, 1)
+  assert.equal(oneLine(r.stderr), `acme-responder: cannot listen on 127.0.3.35:${port}: address already in use`)
+  for (const line of readFileSync(log, 'utf8').split('\n').filter((l) => l !== '')) JSON.parse(line)
+})
