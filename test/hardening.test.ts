@@ -1,6 +1,6 @@
 // The holes of the security review, each proven closed: floods, local users, early signals, empty options.
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { chmodSync, closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { Agent, createServer as createHttp, request } from 'node:http'
@@ -243,4 +243,29 @@ test('a failed start with --log-file exits 1 with its one line, and the log is c
   assert.equal(r.code, 1)
   assert.equal(oneLine(r.stderr), `acme-responder: cannot listen on 127.0.3.35:${port}: address already in use`)
   for (const line of readFileSync(log, 'utf8').split('\n').filter((l) => l !== '')) JSON.parse(line)
+})
+
+test('reloads run as the dropped user: unreadable files are named at start, the account key\'s thumbprint is kept', rootOnly, async (t) => {
+  const dir = tempDir(t)
+  chmodSync(dir, 0o755)
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const key = join(dir, 'account_key.pem')
+  writeFileSync(key, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 })
+  const config = join(dir, 'config.json')
+  writeFileSync(config, JSON.stringify({ 'account-key': key }), { mode: 0o600 })
+  const cli = await startCli(['--listen', '127.0.3.36:0', '--challenge-dir', dir, '--user', 'nobody', '--config', config])
+  t.after(() => cli.child.kill('SIGKILL'))
+  const warned = await cli.line((l) => l.file === config)
+  assert.match(String(warned.msg), /will not be readable by nobody after the drop: mode 600, owner 0:0/)
+  const tok = random()
+  const before = (await get({ host: '127.0.3.36', port: cli.port }, P + tok, { host: 'x' })).text
+  assert.match(before, new RegExp(`^${tok}\\.[A-Za-z0-9_-]{43}$`))
+  // The config stays root-only: the reload is refused and said so, the running config is kept.
+  cli.child.kill('SIGHUP')
+  await cli.line((l) => l.msg === 'reload refused, keeping the running configuration')
+  // Readable config, root-only key: the reload goes through on the thumbprint read at start.
+  chmodSync(config, 0o644)
+  cli.child.kill('SIGHUP')
+  await cli.line((l) => l.msg === 'configuration reloaded')
+  assert.equal((await get({ host: '127.0.3.36', port: cli.port }, P + tok, { host: 'x' })).text, before)
 })

@@ -167,10 +167,15 @@ export async function waitFor (cond: () => boolean, what: string, ms = 20_000): 
   }
 }
 
-/** Runs the CLI to its end. */
-export async function runCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { uid?: number, gid?: number } = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+/**
+ * Runs the CLI to its end. One that has not ended after `limitMs` (a start that should have failed
+ * but serves) is killed, so a regression cannot leave a server behind on a port other tests need.
+ */
+export async function runCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { uid?: number, gid?: number } = {}, limitMs = 30_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
   const cli = spawnCli(args, env, opts)
+  const timer = setTimeout(() => cli.child.kill('SIGKILL'), limitMs)
   const code = await cli.exited
+  clearTimeout(timer)
   await new Promise((resolve) => setImmediate(resolve))
   return { code, stdout: cli.stdout, stderr: cli.stderr }
 }

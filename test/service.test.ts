@@ -1,11 +1,13 @@
-// Service files: the FreeBSD rc.d script (shellcheck, and run against a recording rc.subr) and the systemd unit.
+// Service files: the FreeBSD rc.d script under a working model of rc.subr and daemon(8), and the systemd unit.
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { userInfo } from 'node:os'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { CLI, tempDir } from './helpers.js'
+import { CLI, get, tempDir, waitFor } from './helpers.js'
+import { freePort } from './ports.js'
+
+const P = '/.well-known/acme-challenge/'
 
 const RC = new URL('../../rc.d/acme_responder', import.meta.url).pathname
 const UNIT = new URL('../../rc.d/acme-responder.service', import.meta.url).pathname
@@ -14,68 +16,97 @@ function has (cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 }
 
-/** Just enough of rc.subr(8) to show what run_rc_command would execute and signal. */
-const STAND_IN = `
-load_rc_config() { . "$RC_CONF"; }
-checkyesno() { eval "_v=\\\${$1}"; case "$_v" in [Yy][Ee][Ss]|[Tt][Rr][Uu][Ee]|[Oo][Nn]|1) return 0 ;; *) return 1 ;; esac; }
-err() { echo "err $*" >> "$RC_LOG"; exit "$1"; }
-kill() { echo "kill $*" >> "$RC_LOG"; }
-run_rc_command() {
-  eval "rc_flags=\\\${\${name}_flags}"
-  eval "_env=\\\${\${name}_env}"
-  case "$1" in
-  start)
-    checkyesno "$rcvar" || { echo "disabled" >> "$RC_LOG"; return 0; }
-    if [ -n "$start_precmd" ]; then $start_precmd || return 1; fi
-    echo "exec \${_env:+env $_env }$command $rc_flags $command_args" >> "$RC_LOG" ;;
-  stop) kill -TERM "$(cat "$pidfile")" ;;
-  status) echo "status $pidfile $procname" >> "$RC_LOG" ;;
-  reload) $reload_cmd ;;
-  esac
-}
-`
+const RC_SUBR = new URL('../../test/rc/rc.subr', import.meta.url).pathname
+const DAEMON = new URL('../../test/rc/daemon', import.meta.url).pathname
 
 test('rc.d script passes shellcheck', { skip: has('shellcheck') ? false : 'shellcheck is not installed (Debian package shellcheck)' }, () => {
   const r = spawnSync('shellcheck', ['-s', 'sh', RC], { encoding: 'utf8' })
   assert.equal(r.status, 0, r.stdout + r.stderr)
 })
 
-test('rc.d script: daemon(8) flags, program flags, reload signals the child, stop the supervisor', (t) => {
+test('rc.d script under a model of rc.subr and daemon(8): start, status, reload, supervision, restart, stop', { skip: process.getuid?.() === 0 ? false : 'needs root: the program binds as root and drops to nobody' }, async (t) => {
   const dir = tempDir(t)
+  chmodSync(dir, 0o755)
   const run = join(dir, 'run')
-  execFileSync('mkdir', ['-p', run])
-  writeFileSync(join(run, 'acme_responder.pid'), '111\n')
-  writeFileSync(join(run, 'acme_responder_child.pid'), '222\n')
-  writeFileSync(join(dir, 'rc.subr'), STAND_IN)
-  const script = readFileSync(RC, 'utf8').replace('. /etc/rc.subr', `. ${join(dir, 'rc.subr')}`).replaceAll('/var/run/', `${run}/`)
-  writeFileSync(join(dir, 'acme_responder'), script)
-  const user = userInfo().username
-  const group = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim()
-  const log = join(dir, 'rc.log')
-  const logfile = join(dir, 'acme-responder.log')
-  const rcconf = (enable: string): void => writeFileSync(join(dir, 'rc.conf'), [
-    `acme_responder_enable="${enable}"`, 'acme_responder_master="www.example.com"', 'acme_responder_flags="--alias mysql.example.com"',
-    `acme_responder_user="${user}"`, `acme_responder_group="${group}"`, `acme_responder_logfile="${logfile}"`,
-    'acme_responder_config="/usr/local/etc/acme-responder.json"', ''
+  const logs = join(dir, 'log')
+  const challenges = join(dir, 'challenges')
+  for (const d of [run, logs, challenges]) mkdirSync(d, { mode: 0o755 })
+  writeFileSync(join(challenges, 'tok'), 'tok.from-rc', { mode: 0o644 })
+  const bin = join(dir, 'acme-responder')
+  writeFileSync(bin, `#!/bin/sh\nexec ${process.execPath} ${CLI} "$@"\n`, { mode: 0o755 })
+  const script = join(dir, 'acme_responder')
+  writeFileSync(script, readFileSync(RC, 'utf8').replace('. /etc/rc.subr', `. ${RC_SUBR}`).replaceAll('/var/run/', `${run}/`).replaceAll('/usr/sbin/daemon', DAEMON))
+  const port = await freePort('127.0.3.60')
+  const group = execFileSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).trim()
+  const logfile = join(logs, 'acme-responder.log')
+  const rcconf = join(dir, 'rc.conf')
+  writeFileSync(rcconf, [
+    'acme_responder_enable="YES"', `acme_responder_challenge_dir="${challenges}"`, 'acme_responder_master="www.example.com"',
+    'acme_responder_runas_user="nobody"', `acme_responder_runas_group="${group}"`, `acme_responder_logfile="${logfile}"`,
+    `acme_responder_bin="${bin}"`, `acme_responder_flags="--listen 127.0.3.60:${port} --alias mysql.example.com"`, ''
   ].join('\n'))
-  const rc = (cmd: string): string => {
-    writeFileSync(log, '')
-    execFileSync('sh', [join(dir, 'acme_responder'), cmd], { env: { PATH: process.env.PATH, RC_CONF: join(dir, 'rc.conf'), RC_LOG: log } })
-    return readFileSync(log, 'utf8').trim()
+  const rc = (cmd: string): { code: number | null, out: string } => {
+    const r = spawnSync('sh', [script, cmd], { encoding: 'utf8', env: { PATH: process.env.PATH, RC_CONF: rcconf, RC_CONF_D: join(dir, 'rc.conf.d'), DAEMON_MODEL_LOG: join(logs, 'daemon-output.log') } })
+    return { code: r.status, out: r.stdout + r.stderr }
   }
+  const pidOf = (f: string): number => Number(readFileSync(join(run, f), 'utf8').trim())
+  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+  const answers = async (): Promise<boolean> => get({ host: '127.0.3.60', port }, P + 'tok', { host: 'mail.example.com' }).then((r) => r.text === 'tok.from-rc', () => false)
+  const serving = async (what: string): Promise<void> => {
+    const deadline = Date.now() + 20_000
+    while (!await answers()) {
+      if (Date.now() > deadline) throw new Error(`not answering ${what}; program output: ${readFileSync(join(logs, 'daemon-output.log'), 'utf8')}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  t.after(() => {
+    for (const f of ['acme_responder.pid', 'acme_responder_child.pid']) { try { process.kill(pidOf(f), 'SIGKILL') } catch {} }
+  })
 
-  rcconf('NO')
-  assert.equal(rc('start'), 'disabled')
-  rcconf('YES')
-  const start = rc('start').replace(/\s+/g, ' ')
-  assert.equal(start, `exec env NODE_OPTIONS=--max-semi-space-size=2 /usr/sbin/daemon -r -P ${run}/acme_responder.pid -p ${run}/acme_responder_child.pid -T acme_responder ` +
-    `/usr/local/bin/acme-responder --challenge-dir /usr/local/www/dehydrated --user ${user} --group ${group} --log-file ${logfile} ` +
-    '--master www.example.com --config /usr/local/etc/acme-responder.json --alias mysql.example.com')
-  assert.ok(!start.includes(' -u '), 'daemon(8) must not drop privileges before the bind')
-  assert.equal(readFileSync(logfile, 'utf8'), '', 'the log file is created for the unprivileged user')
-  assert.equal(rc('reload'), 'kill -HUP 222')
-  assert.equal(rc('stop'), 'kill -TERM 111')
-  assert.equal(rc('status'), `status ${run}/acme_responder.pid /usr/sbin/daemon`)
+  const started = rc('start')
+  assert.equal(started.code, 0, started.out)
+  await serving('after start')
+  const supervisor = pidOf('acme_responder.pid')
+  const child = pidOf('acme_responder_child.pid')
+  assert.notEqual(supervisor, child)
+  // daemon(8) runs as root; the program bound port 80-style as root and then dropped to nobody.
+  assert.match(readFileSync(`/proc/${supervisor}/status`, 'utf8'), /^Uid:\s+0\s/m)
+  assert.match(readFileSync(`/proc/${child}/status`, 'utf8'), /^Uid:\s+65534\s+65534\s+65534\s+65534$/m)
+  assert.match(readFileSync(`/proc/${child}/environ`, 'utf8'), /NODE_OPTIONS=--max-semi-space-size=2/)
+  assert.equal((await get({ host: '127.0.3.60', port }, P + 'other', { host: 'mail.example.com' })).headers.location, 'http://www.example.com/.well-known/acme-challenge/other')
+  assert.equal((await get({ host: '127.0.3.60', port }, '/', { host: 'mail.example.com' })).status, 503)
+  assert.equal(statSync(logfile).uid, 65534, 'the log file belongs to the dropped user')
+
+  const status = rc('status')
+  assert.equal(status.code, 0, status.out)
+  assert.match(status.out, new RegExp(`acme_responder is running as pid ${supervisor}\\.`))
+
+  const reloaded = rc('reload')
+  assert.equal(reloaded.code, 0, reloaded.out)
+  await waitFor(() => readFileSync(logfile, 'utf8').includes('configuration reloaded'), 'the reload to reach the program')
+  assert.ok(alive(supervisor) && alive(child), 'reload kills neither daemon(8) nor the program')
+
+  // Supervision: a program that dies is started again by daemon(8).
+  process.kill(child, 'SIGKILL')
+  await waitFor(() => existsSync(join(run, 'acme_responder_child.pid')) && pidOf('acme_responder_child.pid') !== child, 'daemon(8) to restart the program')
+  await serving('after the restart by daemon(8)')
+
+  const restarted = rc('restart')
+  assert.equal(restarted.code, 0, restarted.out)
+  await serving('after restart')
+  const supervisor2 = pidOf('acme_responder.pid')
+  const child2 = pidOf('acme_responder_child.pid')
+  assert.notEqual(supervisor2, supervisor)
+
+  const stopped = rc('stop')
+  assert.equal(stopped.code, 0, stopped.out)
+  assert.ok(!alive(supervisor2), 'daemon(8) is gone')
+  assert.ok(!alive(child2), 'stop waited for the program to drain and exit')
+  assert.ok(!existsSync(join(run, 'acme_responder.pid')) && !existsSync(join(run, 'acme_responder_child.pid')))
+  assert.equal(await answers(), false)
+  const after = rc('status')
+  assert.equal(after.code, 1)
+  assert.match(after.out, /acme_responder is not running\./)
 })
 
 test('systemd unit: capability instead of root, reload by HUP, hardening', (t) => {
