@@ -1,14 +1,15 @@
-// The Docker image: multi-stage build from a local base, non-root, listening on 80, healthy, three answers.
+// Everything that needs the Docker engine, one test after the other on the one engine: the image (multi-stage,
+// non-root, listening on 80, healthy, three answers), and the systemd unit and Apache fallback under real systemd.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { test } from 'node:test'
-import { buildBase, docker, engine } from './docker/engine.js'
+import { after, test } from 'node:test'
+import { BASE, buildBase, docker, engine } from './docker/engine.js'
+import { systemdTests } from './docker/systemd.js'
 import { tempDir } from './helpers.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
-const BASE = 'acme-responder-test-base:node24'
 const IMAGE = 'acme-responder-test:latest'
 
 // Runs inside the container (its own network namespace, no network): the three answers over loopback.
@@ -21,19 +22,23 @@ Promise.all([get('/.well-known/acme-challenge/tok', 'www.example.com'), get('/.w
   .then((r) => console.log(JSON.stringify(r)))
 `
 
+const e = await engine()
+after(() => { if (typeof e !== 'string') e.stop() })
+
+function needsEngine (t: { skip: (why: string) => void }): boolean {
+  if (typeof e !== 'string') return true
+  process.stderr.write(`\n*** DOCKER TESTS SKIPPED: ${e} ***\n\n`)
+  if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(`the Docker tests cannot run in CI: ${e}`)
+  t.skip(e)
+  return false
+}
+
 test('Docker image: build, run as non-root on port 80, healthy, token + redirect + maintenance', { timeout: 900_000 }, async (t) => {
-  const e = await engine()
-  if (typeof e === 'string') {
-    process.stderr.write(`\n*** DOCKER TEST SKIPPED: ${e} ***\n\n`)
-    if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(`the Docker test cannot run in CI: ${e}`)
-    t.skip(e)
-    return
-  }
-  t.after(() => e.stop())
+  if (!needsEngine(t)) return
   if (spawnSync('docker', ['image', 'inspect', BASE], { stdio: 'ignore' }).status !== 0 && spawnSync('sh', ['-c', 'command -v debootstrap']).status !== 0) {
     throw new Error('building the local base image needs debootstrap (Debian package debootstrap)')
   }
-  buildBase(BASE, '24')
+  buildBase()
   // Host networking for the build only: npm ci reaches the registry as the host does.
   docker(['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${BASE}`, '-t', IMAGE, ROOT])
   t.after(() => { spawnSync('docker', ['rmi', '-f', IMAGE], { stdio: 'ignore' }) })
@@ -65,4 +70,9 @@ test('Docker image: build, run as non-root on port 80, healthy, token + redirect
   const modules = docker(['run', '--rm', '--network', 'none', '--entrypoint', 'ls', IMAGE, '/app/node_modules'])
   assert.match(modules, /pino/)
   assert.doesNotMatch(modules, /typescript|eslint/)
+})
+
+test('systemd: the unit and the Apache fallback under a real systemd with a real Apache', { timeout: 1_200_000 }, async (t) => {
+  if (!needsEngine(t)) return
+  await systemdTests(t)
 })

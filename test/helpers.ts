@@ -1,11 +1,11 @@
 // Test helpers: responders on 127.0.0.x port 0, raw sockets, temp dirs and CLI child processes.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { accessSync, chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { request, type IncomingHttpHeaders, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { pino } from 'pino'
 import { buildConfig } from '../src/config.js'
 import { createHandler } from '../src/handler.js'
@@ -15,6 +15,34 @@ import { buildRuntime, type Runtime } from '../src/runtime.js'
 import { createHttpServer, listen } from '../src/server.js'
 
 export const CLI = new URL('../src/cli.js', import.meta.url).pathname
+const ROOT = new URL('../../', import.meta.url).pathname
+
+/** Whether a user who is neither the owner nor in the group could run the file: o+x on every directory up. */
+function reachableByOthers (file: string): boolean {
+  for (let d = dirname(file); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false
+    if (dirname(d) === d) return (statSync(file).mode & 0o004) !== 0
+  }
+}
+
+let copied: string | undefined
+/**
+ * The CLI for a child that runs as another user from the start (nobody). A clone inside a private
+ * directory (mkdtemp's 0700, /root) is out of that user's reach: it then gets a readable copy of the
+ * built program and its modules, made once per test process.
+ */
+export function cliFor (uid: number | undefined): string {
+  if (uid === undefined || uid === process.getuid?.() || reachableByOthers(CLI)) return CLI
+  if (copied === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'acme-responder-cli-'))
+    chmodSync(dir, 0o755)
+    for (const part of ['package.json', 'dist/src', 'node_modules']) cpSync(join(ROOT, part), join(dir, part), { recursive: true })
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+    copied = join(dir, 'dist/src/cli.js')
+    accessSync(copied)
+  }
+  return copied
+}
 
 export function tempDir (t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'acme-responder-test-'))
@@ -112,7 +140,7 @@ export interface Cli {
 }
 
 export function spawnCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string, uid?: number, gid?: number } = {}): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [cliFor(opts.uid), ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...opts

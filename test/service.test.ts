@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { CLI, get, tempDir, waitFor } from './helpers.js'
 import { freePort } from './ports.js'
+import { buildConfig, MAX_PROXY_MS } from '../src/config.js'
+import { drainGrace } from '../src/serve.js'
 
 const P = '/.well-known/acme-challenge/'
 
@@ -112,10 +114,14 @@ test('rc.d script under a model of rc.subr and daemon(8): start, status, reload,
 test('systemd unit: capability instead of root, reload by HUP, hardening', (t) => {
   const unit = readFileSync(UNIT, 'utf8')
   for (const line of ['AmbientCapabilities=CAP_NET_BIND_SERVICE', 'Environment=NODE_OPTIONS=--max-semi-space-size=2', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE', 'ExecReload=/bin/kill -HUP $MAINPID',
-    'Restart=on-failure', 'ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'ReadOnlyPaths=/var/lib/dehydrated/acme-challenges']) {
+    'Restart=on-failure', 'ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'ReadOnlyPaths=-/var/lib/dehydrated/acme-challenges']) {
     assert.ok(unit.split('\n').includes(line), line)
   }
   assert.match(unit, /^User=acme-responder$/m)
+  // systemd must not kill a drain that the program is still allowed to take.
+  const stopSec = Number(/^TimeoutStopSec=(\d+)s$/m.exec(unit)?.[1])
+  const longest = drainGrace(buildConfig({ 'proxy-timeout': String(MAX_PROXY_MS), 'proxy-budget': String(MAX_PROXY_MS) }, 'linux'))
+  assert.ok(stopSec * 1000 >= longest + 5000, `TimeoutStopSec=${stopSec}s against a drain of up to ${longest} ms`)
   assert.doesNotMatch(unit, /^User=root$/m)
   if (!has('systemd-analyze')) {
     t.diagnostic('systemd-analyze is not installed: unit not verified')

