@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point: traps signals first, turns on Node's compile cache where there is one (Node 22+), then runs the command line.
 import module from 'node:module'
-import { trapSignals } from './signals.js'
+import { trapSignals } from './serve/signals.js'
 
 // Before anything slow: a SIGHUP or SIGUSR1 during start must find a handler (see signals.ts).
 const signals = trapSignals()

@@ -1,19 +1,21 @@
-// The command line: yargs parses flags, then hands them to a command; maps failures to exit codes.
+// The command line: yargs parses flags and hands them to the composition root; usage errors go there too.
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { main } from './main.js'
-import { OPTION_NAMES, OPTIONS, type RawOptions } from './options.js'
-import type { SignalGate } from './signals.js'
+import { CHECK_FLAGS, type CheckArgs } from './check/flags.js'
+import { OPTION_NAMES, spec, type OptionName, type RawOptions } from './config/options.js'
+import { fail, main, UsageError, type Command } from './main.js'
+import type { SignalGate } from './serve/signals.js'
 import { VERSION } from './version.js'
 
-function serveOptions (y: Argv): Argv {
-  for (const name of OPTION_NAMES) {
-    const o: typeof OPTIONS[keyof typeof OPTIONS] = OPTIONS[name]
+/** The table's options as flags; `check` gets only those it reads. */
+function tableOptions (y: Argv, which: (name: OptionName) => boolean): Argv {
+  for (const name of OPTION_NAMES.filter(which)) {
+    const o = spec(name)
     y.option(name, {
       type: 'string',
       array: o.kind === 'list',
-      describe: 'defaultText' in o ? `${o.describe} [default: ${o.defaultText}]` : o.describe,
-      group: name.startsWith('proxy-') || name.startsWith('max-') || name.endsWith('-timeout') ? 'Limits:' : 'Options:'
+      describe: o.default === undefined ? o.describe : `${o.describe} [default: ${o.default}]`,
+      group: o.limit === true ? 'Limits:' : 'Options:'
     })
   }
   return y
@@ -28,38 +30,29 @@ function flagsFrom (argv: Record<string, unknown>): RawOptions {
   return flags
 }
 
-function fail (message: string, code: number): never {
-  process.stderr.write(`acme-responder: ${message}\n`)
-  process.exit(code)
-}
-
 export async function runCommandLine (signals: SignalGate): Promise<void> {
+  const run = (command: Command, argv: Record<string, unknown>): Promise<void> => main(command, flagsFrom(argv), argv as CheckArgs, signals)
   await yargs(hideBin(process.argv))
     .scriptName('acme-responder')
     .parserConfiguration({ 'camel-case-expansion': false, 'parse-numbers': false, 'parse-positional-numbers': false, 'greedy-arrays': false })
-    .command(['serve', '$0'], 'Answer ACME HTTP-01 challenges on port 80 (the default command)', serveOptions,
-      (argv) => main('serve', flagsFrom(argv), {}, signals))
+    .command(['serve', '$0'], 'Answer ACME HTTP-01 challenges on port 80 (the default command)', (y) => tableOptions(y, () => true),
+      (argv) => run('serve', argv))
     .command('check [names..]', 'Prove that the CA\'s validator would succeed for each name, before asking the CA',
-      (y) => serveOptions(y)
-        .positional('names', { type: 'string', array: true, describe: 'Names to check' })
-        .option('domains-txt', { type: 'string', describe: 'Check every name of a dehydrated domains.txt', group: 'Check:' })
-        .option('resolve', { type: 'string', array: true, describe: 'name:address to use instead of DNS (repeatable, like curl)', group: 'Check:' })
-        .option('token', { type: 'string', describe: 'Probe this token (placed elsewhere, e.g. on the master)', group: 'Check:' })
-        .option('expect', { type: 'string', describe: 'The key authorization --token must answer with', group: 'Check:' })
-        .option('allow-private', { type: 'boolean', describe: 'Lab setups: accept redirect targets on private or loopback addresses (the CA refuses them)', group: 'Check:' })
-        .option('json', { type: 'boolean', describe: 'Print one JSON document', group: 'Check:' })
-        .option('port', { type: 'string', describe: 'HTTP port of the first request and of redirects [default: 80]', group: 'Check:' })
-        .option('timeout', { type: 'string', describe: 'Milliseconds per hop [default: 10000]', group: 'Check:' }),
-      (argv) => main('check', flagsFrom(argv), argv, signals))
+      (y) => {
+        tableOptions(y, (n) => spec(n).check === true).positional('names', { type: 'string', array: true, describe: 'Names to check' })
+        for (const [name, o] of Object.entries(CHECK_FLAGS)) y.option(name, { ...o, group: 'Check:' })
+        return y
+      },
+      (argv) => run('check', argv))
     .command('thumbprint', 'Print the RFC 7638 thumbprint of an ACME account key, for --account-thumbprint',
       (y) => y.option('account-key', { type: 'string', demandOption: true, describe: 'Account key file (PEM or JWK)' }),
-      (argv) => main('thumbprint', flagsFrom(argv), {}, signals))
+      (argv) => run('thumbprint', argv))
     .strict()
     .version(VERSION)
     .help()
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns ?? 110))
-  // yargs prints usage on errors; operators and scripts want one line and exit status 2.
-    .fail((msg, err) => fail(msg ?? err?.message ?? 'invalid arguments', 2))
+    // yargs prints usage on errors; operators and scripts want one line and exit status 2.
+    .fail((msg, err) => fail(new UsageError(msg ?? err?.message ?? 'invalid arguments')))
     .parseAsync()
 }

@@ -1,38 +1,90 @@
-// Composition root: wires the commands to the process (environment, platform, exit codes). Nothing else.
-import type { CheckArgs } from './check-command.js'
-import type { RawOptions } from './options.js'
-import type { SignalGate } from './signals.js'
+// Composition root: wires each command from its parts, and is the one place errors become exit codes.
+import type { CheckArgs } from './check/flags.js'
+import type { Sources } from './config/load.js'
+import type { RawOptions } from './config/options.js'
+import type { SignalGate } from './serve/signals.js'
 
 export type Command = 'serve' | 'check' | 'thumbprint'
 
+/** A command-line mistake (unknown flag, missing value): exit 2 like invalid configuration. */
+export class UsageError extends Error {
+  readonly exitCode = 2
+}
+
+/**
+ * Prints one line and exits. Errors carry their exit status: 2 for invalid configuration or usage,
+ * 1 for a listener or privilege failure; anything else is 1.
+ */
+export function fail (err: unknown): never {
+  process.stderr.write(`acme-responder: ${err instanceof Error ? err.message : String(err)}\n`)
+  const code = (err as { exitCode?: unknown }).exitCode
+  process.exit(typeof code === 'number' ? code : 1)
+}
+
+/** serve: config → account → log → server, then the signals drive reload and shutdown. */
+async function serveCommand (src: Sources, signals: SignalGate): Promise<void> {
+  const { loadConfig } = await import('./config/load.js')
+  const { resolveAccount } = await import('./serve/privileges.js')
+  const { createLog } = await import('./serve/logger.js')
+  const { serve } = await import('./serve/serve.js')
+  const config = await loadConfig(src)
+  // Resolved while root and before anything is opened: an unknown user stops the start here.
+  const account = resolveAccount(config.user, config.group)
+  const log = createLog(config.logLevel, config.logFile, account)
+  let server
+  try {
+    server = await serve(config, { log, account })
+  } catch (err) {
+    // Every early exit leaves a complete log behind it.
+    log.flush()
+    throw err
+  }
+  // The account key is often root-only (dehydrated keeps it 0600): reloads keep the thumbprint read now.
+  const keys = new Map<string, string>()
+  if (config.accountKey !== undefined && config.keyThumbprint !== undefined) keys.set(config.accountKey, config.keyThumbprint)
+  const running = server
+  signals.attach({
+    log: () => log.logger,
+    async reload () {
+      log.reopen()
+      try {
+        await running.reload(await loadConfig(src, keys))
+      } catch (err) {
+        log.logger.error({ error: (err as Error).message }, 'reload refused, keeping the running configuration')
+      }
+    },
+    async shutdown () {
+      await running.close()
+      log.logger.info('stopped')
+      log.flush()
+    },
+    exit: (code) => process.exit(code)
+  })
+}
+
 /**
  * Each command's modules load only when it runs: the server's start does not pay for check's
- * resolver and rules, nor check for the server. Errors carry their exit status (2 for invalid
- * configuration, 1 for a listener or privilege failure); anything else is 1. Always one line.
+ * resolver and rules, nor check for the server.
  */
 export async function main (command: Command, flags: RawOptions, args: CheckArgs, signals: SignalGate): Promise<void> {
-  const src = { flags, env: process.env, platform: process.platform }
+  const src: Sources = { flags, env: process.env, platform: process.platform }
   try {
     switch (command) {
-      case 'serve': {
-        const { serve } = await import('./serve.js')
-        await serve(src, signals, (code) => process.exit(code))
+      case 'serve':
+        await serveCommand(src, signals)
         break
-      }
       case 'check': {
-        const { check } = await import('./check-command.js')
+        const { check } = await import('./check/command.js')
         process.exitCode = await check(src, args, process.stdout)
         break
       }
       case 'thumbprint': {
-        const { thumbprintFromKeyFile } = await import('./thumbprint.js')
+        const { thumbprintFromKeyFile } = await import('./config/thumbprint.js')
         process.stdout.write(await thumbprintFromKeyFile(String(flags['account-key'])) + '\n')
         break
       }
     }
   } catch (err) {
-    process.stderr.write(`acme-responder: ${err instanceof Error ? err.message : String(err)}\n`)
-    const code = (err as { exitCode?: unknown }).exitCode
-    process.exit(typeof code === 'number' ? code : 1)
+    fail(err)
   }
 }

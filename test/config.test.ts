@@ -3,9 +3,10 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { buildConfig, ConfigError } from '../src/config.js'
-import { loadConfig } from '../src/config-load.js'
-import { tempDir } from './helpers.js'
+import { buildConfig, ConfigError } from '../src/config/config.js'
+import { loadConfig } from '../src/config/load.js'
+import { RESTART_ONLY } from '../src/config/options.js'
+import { get, startResponder, tempDir } from './helpers.js'
 
 test('defaults: both wildcard listeners on 80, dehydrated\'s challenge dir, redirect 302', () => {
   const c = buildConfig({}, 'linux')
@@ -80,4 +81,15 @@ test('config file problems are ConfigErrors naming --config', async (t) => {
   }
   await assert.rejects(loadConfig({ flags: { config: join(dir, 'missing.json') }, env: {}, platform: 'linux' }), /ENOENT/)
   await assert.rejects(loadConfig({ flags: { 'challenge-dir': join(dir, 'c.json') }, env: {}, platform: 'linux' }), /invalid --challenge-dir: .* is not a directory/)
+})
+
+test('a reload applies what it can and names what only a restart changes, max-header-size included', async (t) => {
+  const dir = tempDir(t)
+  const r = await startResponder({ 'challenge-dir': dir, 'retry-after': '60' })
+  t.after(() => r.close())
+  await r.server.reload(buildConfig({ listen: ['127.0.0.2:0'], 'challenge-dir': dir, 'retry-after': '120', 'max-header-size': '16384', 'log-file': join(dir, 'x.log') }, 'linux'))
+  const restartOnly = r.logs.filter((l) => String(l.msg).endsWith('changes only on restart')).map((l) => l.option)
+  assert.deepEqual(restartOnly.sort(), ['listen', 'logFile', 'maxHeaderSize'])
+  assert.equal((await get(r, '/', { host: 'x' })).headers['retry-after'], '120')
+  assert.deepEqual(RESTART_ONLY, ['listen', 'logFile', 'user', 'group', 'maxHeaderSize'])
 })

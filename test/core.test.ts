@@ -1,10 +1,10 @@
 // Unit tests of the pure core: target parsing, Host matching and the decision table.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { buildConfig } from '../src/config.js'
-import { decide, policyFromConfig, type RequestFacts } from '../src/decide.js'
-import { parseHostHeader } from '../src/host.js'
-import { parseTarget } from '../src/target.js'
+import { buildConfig } from '../src/config/config.js'
+import { decide, policyFromConfig, type RequestFacts } from '../src/core/decide.js'
+import { parseHostHeader } from '../src/core/host.js'
+import { parseTarget } from '../src/core/target.js'
 
 const T = 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0'
 const P = '/.well-known/acme-challenge/'

@@ -2,17 +2,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { request, type IncomingHttpHeaders, type Server } from 'node:http'
+import { request, type IncomingHttpHeaders } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pino } from 'pino'
-import { buildConfig } from '../src/config.js'
-import { createHandler } from '../src/handler.js'
-import { createHitCounter } from '../src/hit-counter.js'
-import type { RawOptions } from '../src/options.js'
-import { buildRuntime, type Runtime } from '../src/runtime.js'
-import { createHttpServer, listen } from '../src/server.js'
+import { buildConfig } from '../src/config/config.js'
+import type { RawOptions } from '../src/config/options.js'
+import type { Runtime } from '../src/serve/runtime.js'
+import { serve, type ServerHandle } from '../src/serve/serve.js'
 
 export const CLI = new URL('../src/cli.js', import.meta.url).pathname
 const ROOT = new URL('../../', import.meta.url).pathname
@@ -55,37 +53,20 @@ export interface Running {
   readonly host: string
   readonly url: string
   readonly logs: Array<Record<string, unknown>>
-  readonly server: Server
+  readonly server: ServerHandle
   close (): Promise<void>
 }
 
-/** An in-process responder on 127.0.0.x, port 0, with its log lines captured. */
-export async function startResponder (opts: RawOptions, host = '127.0.0.1', wrap: (rt: Runtime) => Runtime = (rt) => rt): Promise<Running> {
+/** A responder started through the composition's own serve(), on 127.0.0.x port 0, its log lines captured. */
+export async function startResponder (opts: RawOptions, host = '127.0.0.1', wrap?: (rt: Runtime) => Runtime): Promise<Running> {
   const hostPort = host.includes(':') ? `[${host}]` : host
   const config = buildConfig({ listen: [`${hostPort}:0`], ...opts }, 'linux')
-  const runtime = wrap(await buildRuntime(config))
   const logs: Array<Record<string, unknown>> = []
   const logger = pino({ level: 'debug' }, { write: (s: string) => { logs.push(JSON.parse(s) as Record<string, unknown>) } })
-  const hits = createHitCounter(() => logger)
-  const server = createHttpServer(createHandler(() => runtime, logger, hits), config, (k) => hits.count(k))
-  const listener = config.listen[0]
-  if (listener === undefined) throw new Error('no listener')
-  await listen(server, listener)
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-  return {
-    port,
-    host,
-    url: `http://${hostPort}:${port}`,
-    logs,
-    server,
-    async close () {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-      hits.stop()
-      await runtime.proxy?.close()
-    }
-  }
+  const server = await serve(config, { log: { logger, reopen () {}, flush () {} }, account: { user: undefined, uid: undefined, gid: undefined }, ...wrap === undefined ? {} : { wrap } })
+  const addr = server.addresses[0] ?? ''
+  const port = Number(addr.slice(addr.lastIndexOf(':') + 1))
+  return { port, host, url: `http://${hostPort}:${port}`, logs, server, close: () => server.close() }
 }
 
 export interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer, text: string }

@@ -5,6 +5,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import type { Reply } from '../src/core/outcome.js'
 import { get, raw, startCli, startResponder, statusOf, tempDir } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
@@ -151,7 +152,7 @@ test('a failure inside the responder answers 500 and the process lives on', asyn
   const r = await startResponder({ 'challenge-dir': dir }, '127.0.0.1', (rt) => ({
     ...rt,
     // The maintenance answer blows up while the mode says so: a bug outside the token path.
-    answers: Object.create(rt.answers, { maintenance: { get: () => { if (mode === 'throw') throw new Error('bug'); return rt.answers.maintenance } } }),
+    answers: { ...rt.answers, of: (reply: Reply) => { if (mode === 'throw' && reply.kind === 'fixed' && reply.name === 'maintenance') throw new Error('bug'); return rt.answers.of(reply) } },
     tokens: {
       sync: true,
       lookup: (token: string) => {

@@ -6,8 +6,9 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { CLI, get, tempDir, waitFor } from './helpers.js'
 import { freePort } from './ports.js'
-import { buildConfig, MAX_PROXY_MS } from '../src/config.js'
-import { drainGrace } from '../src/serve.js'
+import { buildConfig } from '../src/config/config.js'
+import { MAX_PROXY_MS } from '../src/config/options.js'
+import { drainGrace } from '../src/serve/serve.js'
 
 const P = '/.well-known/acme-challenge/'
 

@@ -4,8 +4,8 @@ import { createHash, generateKeyPairSync } from 'node:crypto'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { loadConfig } from '../src/config-load.js'
-import { publicKeyFrom, thumbprintFromKeyFile, thumbprintOfJwk } from '../src/thumbprint.js'
+import { loadConfig } from '../src/config/load.js'
+import { publicKeyFrom, thumbprintFromKeyFile, thumbprintOfJwk } from '../src/config/thumbprint.js'
 import { get, spawnCli, startResponder, tempDir } from './helpers.js'
 
 // RFC 7638 §3.1.

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { createTokenStore, isLocalFileSystem } from '../src/token-store.js'
+import { createTokenStore, isLocalFileSystem } from '../src/serve/token-store.js'
 import { tempDir } from './helpers.js'
 
 test('the file system test knows local file systems', (t) => {

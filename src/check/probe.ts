@@ -1,7 +1,7 @@
 // One validation the way the CA's validator does it: GET on one address, following redirects by its rules.
 import { isIP } from 'node:net'
-import { CHALLENGE_PREFIX } from '../target.js'
-import { failureCode, readUpTo } from '../upstream.js'
+import { CHALLENGE_PREFIX } from '../core/target.js'
+import { failureCode, readUpTo } from '../serve/upstream.js'
 import { connectFix, followRedirect, hostOf, isPublicAddress, judgeAnswer, MAX_BODY, portOf } from './rules.js'
 
 export interface Hop {

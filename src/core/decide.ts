@@ -1,5 +1,5 @@
 // The functional core: decides, from request facts and the configured policy alone, what to answer.
-import type { Config, Master, Mode } from './config.js'
+import type { Config, Master, Mode } from '../config/config.js'
 import { parseHostHeader } from './host.js'
 import { CHALLENGE_PREFIX, parseTarget } from './target.js'
 

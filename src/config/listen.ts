@@ -1,6 +1,6 @@
 // Parses --listen values (ip:port, [ipv6]:port, :port) into the sockets to bind.
 import { isIP } from 'node:net'
-import { ConfigError } from './config-error.js'
+import { ConfigError } from './error.js'
 
 export interface Listener {
   readonly host: string

@@ -1,6 +1,6 @@
 // Opens the log file safely: never through a symlink or a hard link, never a FIFO, handed over by descriptor.
 import { closeSync, constants, fchownSync, fstatSync, openSync } from 'node:fs'
-import { ConfigError } from './config-error.js'
+import { ConfigError } from '../config/error.js'
 
 // O_NOFOLLOW: a symlink planted where the log goes must not make root append to (or chown) its target.
 // O_NONBLOCK: a FIFO planted there must not hang the start waiting for a reader.

@@ -1,11 +1,12 @@
 // The swappable state a request is answered with: config, policy, prebuilt answers, proxy. Rebuilt on SIGHUP.
 import { readFile } from 'node:fs/promises'
-import type { Config } from './config.js'
-import { policyFromConfig, type Policy } from './decide.js'
+import type { Config } from '../config/config.js'
+import { ConfigError } from '../config/error.js'
+import { policyFromConfig, type Policy } from '../core/decide.js'
 import { createProxy, type Proxy } from './proxy.js'
-import { buildAnswers, DEFAULT_MAINTENANCE_PAGE, type Answers } from './responses.js'
+import { buildAnswers, DEFAULT_MAINTENANCE_PAGE, type Answers } from '../core/answers.js'
 import { createTokenStore, isLocalFileSystem, type TokenStore } from './token-store.js'
-import { VERSION } from './version.js'
+import { VERSION } from '../version.js'
 
 export interface Runtime {
   readonly config: Config
@@ -18,20 +19,15 @@ export interface Runtime {
 /** Largest maintenance page accepted: it is held in memory and sent on every miss. */
 const MAX_PAGE = 1024 * 1024
 
-/** An unreadable maintenance page is invalid configuration. */
-export class PageError extends Error {
-  readonly exitCode = 2
-}
-
 async function maintenancePage (file: string | undefined): Promise<Buffer> {
   if (file === undefined) return Buffer.from(DEFAULT_MAINTENANCE_PAGE)
   let page: Buffer
   try {
     page = await readFile(file)
   } catch (err) {
-    throw new PageError(`invalid --maintenance-page: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    throw new ConfigError('maintenance-page', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
-  if (page.length > MAX_PAGE) throw new PageError(`invalid --maintenance-page: ${file} is over ${MAX_PAGE} bytes`)
+  if (page.length > MAX_PAGE) throw new ConfigError('maintenance-page', `${file} is over ${MAX_PAGE} bytes`)
   return page
 }
 

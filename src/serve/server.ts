@@ -1,7 +1,7 @@
 // node:http servers for every listener, with the limits that keep slow or hostile clients from hurting.
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Listener } from './listen.js'
+import type { Listener } from '../config/listen.js'
 
 export interface Limits {
   readonly maxConnections: number
@@ -48,12 +48,21 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket, count: (kind
 /** Sockets that have not yet sent a request, per server: drain() must close them itself. */
 const fresh = new WeakMap<Server, Set<Socket>>()
 
+/** Sets the limits a reload may change, on new and running servers alike (one place for both). */
+export function applyLimits (servers: readonly Server[], l: Limits): void {
+  for (const s of servers) {
+    s.maxConnections = l.maxConnections
+    s.headersTimeout = l.headersTimeout
+    s.requestTimeout = l.requestTimeout
+    s.keepAliveTimeout = l.keepAliveTimeout
+    s.timeout = socketTimeout(l)
+  }
+}
+
 export function createHttpServer (handler: RequestListener, limits: Limits, count: (kind: string) => void): Server {
   const server = createServer({
+    // Read by the parser of each new connection from the options only: a reload cannot change it.
     maxHeaderSize: limits.maxHeaderSize,
-    headersTimeout: limits.headersTimeout,
-    requestTimeout: limits.requestTimeout,
-    keepAliveTimeout: limits.keepAliveTimeout,
     // Node checks the header and request timeouts only this often (30 s by default), which would let a
     // slowloris hold a socket for half a minute past its deadline.
     connectionsCheckingInterval: 1000,
@@ -61,9 +70,7 @@ export function createHttpServer (handler: RequestListener, limits: Limits, coun
     requireHostHeader: false,
     noDelay: true
   }, handler)
-  server.maxConnections = limits.maxConnections
-  server.keepAliveTimeout = limits.keepAliveTimeout
-  server.timeout = socketTimeout(limits)
+  applyLimits([server], limits)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, count))
   const waiting = new Set<Socket>()
   fresh.set(server, waiting)

@@ -1,7 +1,7 @@
 // RFC 7638 JWK thumbprints of ACME account keys, for stateless answers (<token>.<thumbprint>).
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
-import { ConfigError } from './config-error.js'
+import { ConfigError } from './error.js'
 
 /** RFC 7638 §3.2: only the required members, in lexicographic order. */
 const REQUIRED: Record<string, readonly string[]> = {

@@ -1,12 +1,12 @@
 // The validated, frozen Config and the pure function that builds it from raw option values.
 import { isIP } from 'node:net'
-import { type OptionName, type RawOptions } from './options.js'
-import { ConfigError } from './config-error.js'
-import { normalizeHostName } from './host.js'
+import { spec, type OptionName, type RawOptions } from './options.js'
+import { ConfigError } from './error.js'
+import { normalizeHostName } from '../core/host.js'
 import { parseListen, type Listener } from './listen.js'
 import { parseMaster, type Master } from './master.js'
 
-export { ConfigError } from './config-error.js'
+export { ConfigError } from './error.js'
 export type { Master } from './master.js'
 
 export type Mode = 'redirect' | 'proxy'
@@ -71,9 +71,16 @@ function str (raw: RawOptions, name: OptionName): string | undefined {
   return s
 }
 
-function int (raw: RawOptions, name: OptionName, dflt: number, min: number, max: number): number {
+/** A whole number within the table's bounds; the table's default when not given. */
+function int (raw: RawOptions, name: OptionName): number {
+  const { default: dflt, min = 0, max = Number.MAX_SAFE_INTEGER } = spec(name)
   const s = str(raw, name)
-  if (s === undefined) return dflt
+  if (s === undefined) return Number(dflt)
+  return wholeNumber(name, s, min, max)
+}
+
+/** Parses a whole number and checks its range; also used for the check command's own numbers. */
+export function wholeNumber (name: string, s: string, min: number, max: number): number {
   if (!/^\d+$/.test(s)) throw new ConfigError(name, `"${s}" is not a whole number`)
   const n = Number(s)
   if (n < min || n > max) throw new ConfigError(name, `${n} is out of range (${min} to ${max})`)
@@ -91,9 +98,6 @@ function oneOf<T extends string | number> (raw: RawOptions, name: OptionName, al
 /** Statuses that must not carry a body (RFC 9110 §6.4.1): a maintenance page cannot use them. */
 const BODYLESS = new Set([204, 205, 304])
 
-/** The longest the proxy may wait: the CA's whole validation has about 20 s, and a drain waits this long. */
-export const MAX_PROXY_MS = 20_000
-
 /** Builds the Config from merged raw values; the thumbprint computed from --account-key is passed in. */
 export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: string): Config {
   const listen = list(raw, 'listen')
@@ -107,16 +111,16 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: 
     if (!THUMBPRINT.test(t)) throw new ConfigError('account-thumbprint', `"${t}" must be 43 base64url characters`)
   }
   const masters = list(raw, 'master').map(parseMaster)
-  const mode = oneOf(raw, 'mode', ['redirect', 'proxy'] as const, 'redirect')
+  const mode = oneOf(raw, 'mode', ['redirect', 'proxy'] as const, spec('mode').default as Mode)
   if (mode === 'proxy' && masters.length === 0) throw new ConfigError('mode', 'proxy mode needs at least one --master')
-  const contentType = str(raw, 'content-type') ?? 'application/jose+json'
+  const contentType = str(raw, 'content-type') ?? String(spec('content-type').default)
   if (!HEADER_VALUE.test(contentType)) throw new ConfigError('content-type', 'must be printable ASCII')
-  const proxyTimeout = int(raw, 'proxy-timeout', 2000, 100, MAX_PROXY_MS)
-  const proxyBudget = int(raw, 'proxy-budget', 5000, 100, MAX_PROXY_MS)
+  const proxyTimeout = int(raw, 'proxy-timeout')
+  const proxyBudget = int(raw, 'proxy-budget')
   if (proxyBudget < proxyTimeout) throw new ConfigError('proxy-budget', `${proxyBudget} is less than --proxy-timeout ${proxyTimeout}`)
-  const headersTimeout = int(raw, 'headers-timeout', 10_000, 100, 600_000)
-  const requestTimeout = int(raw, 'request-timeout', 15_000, 100, 600_000)
-  const maintenanceStatus = int(raw, 'maintenance-status', 503, 200, 599)
+  const headersTimeout = int(raw, 'headers-timeout')
+  const requestTimeout = int(raw, 'request-timeout')
+  const maintenanceStatus = int(raw, 'maintenance-status')
   if (BODYLESS.has(maintenanceStatus)) throw new ConfigError('maintenance-status', `${maintenanceStatus} cannot carry the page (RFC 9110 forbids a body)`)
   if (requestTimeout < headersTimeout) throw new ConfigError('request-timeout', `${requestTimeout} is less than --headers-timeout ${headersTimeout}`)
 
@@ -129,22 +133,22 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: 
     thumbprints: Object.freeze([...new Set([...thumbprints, ...keyThumbprint === undefined ? [] : [keyThumbprint]])]),
     accountKey: str(raw, 'account-key'),
     keyThumbprint,
-    redirectStatus: oneOf(raw, 'redirect-status', [301, 302, 307, 308] as const, 302),
+    redirectStatus: oneOf(raw, 'redirect-status', [301, 302, 307, 308] as const, spec('redirect-status').default as RedirectStatus),
     contentType,
     maintenancePage: str(raw, 'maintenance-page'),
     maintenanceStatus,
-    retryAfter: int(raw, 'retry-after', 3600, 0, 31_536_000),
-    logLevel: oneOf(raw, 'log-level', LOG_LEVELS, 'info'),
+    retryAfter: int(raw, 'retry-after'),
+    logLevel: oneOf(raw, 'log-level', LOG_LEVELS, String(spec('log-level').default)),
     logFile: str(raw, 'log-file'),
     user: str(raw, 'user'),
     group: str(raw, 'group'),
     configFile: str(raw, 'config'),
-    maxTokenSize: int(raw, 'max-token-size', 4096, 1, 1_048_576),
-    maxConnections: int(raw, 'max-connections', 10_000, 1, 1_000_000),
-    maxHeaderSize: int(raw, 'max-header-size', 8192, 1024, 65_536),
+    maxTokenSize: int(raw, 'max-token-size'),
+    maxConnections: int(raw, 'max-connections'),
+    maxHeaderSize: int(raw, 'max-header-size'),
     headersTimeout,
     requestTimeout,
-    keepAliveTimeout: int(raw, 'keep-alive-timeout', 5000, 0, 600_000),
+    keepAliveTimeout: int(raw, 'keep-alive-timeout'),
     proxyTimeout,
     proxyBudget
   })

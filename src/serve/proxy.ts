@@ -1,24 +1,17 @@
 // Proxy mode: fetches a token from the masters in order with undici, bounded in time, sockets and bytes.
 import type { Dispatcher } from 'undici'
+import type { Fetch, Try } from '../core/outcome.js'
 import { createInFlight } from './client-budget.js'
-import type { Master } from './config.js'
-import { CHALLENGE_PREFIX } from './target.js'
+import type { Master } from '../config/config.js'
+import { CHALLENGE_PREFIX } from '../core/target.js'
 import { failureCode, readUpTo } from './upstream.js'
 
 /** Marks a request a responder forwarded; one that arrives with it is answered from local files only. */
 export const FORWARDED_HEADER = 'x-acme-responder-forwarded'
 
-export interface Try { readonly master: string, readonly ms: number, readonly result: string }
-
-export type ProxyResult =
-  | { readonly kind: 'found', readonly body: Buffer, readonly master: string, readonly tries: readonly Try[] }
-  | { readonly kind: 'not-found' | 'unreachable', readonly tries: readonly Try[] }
-  /** The client already has its share of fetches in flight: nothing was fetched for it. */
-  | { readonly kind: 'busy' }
-
 export interface Proxy {
   /** `client` is the key the requester is counted under (see clientKey). */
-  fetch (token: string, client: string): Promise<ProxyResult>
+  fetch (token: string, client: string): Promise<Fetch>
   close (): Promise<void>
 }
 
@@ -80,7 +73,7 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
   const { Agent } = await import('undici')
   const agent = new Agent({ connections: CONNECTIONS_PER_MASTER, keepAliveTimeout: 4000, connectTimeout: s.timeout })
 
-  async function fetchFromMasters (token: string): Promise<ProxyResult> {
+  async function fetchFromMasters (token: string): Promise<Fetch> {
     const deadline = Date.now() + s.budget
     const tries: Try[] = []
     let failures = 0
@@ -105,7 +98,7 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
     return { kind: failures === 0 ? 'not-found' : 'unreachable', tries }
   }
 
-  const inFlight = new Map<string, Promise<ProxyResult>>()
+  const inFlight = new Map<string, Promise<Fetch>>()
   const perClient = createInFlight(FETCHES_PER_CLIENT, FETCHES_IN_ALL)
   const notFound = new Map<string, number>()
 

@@ -1,30 +1,19 @@
 // The check command's shell: reads its arguments and names, runs the check, prints, returns the exit code.
 import { readFile } from 'node:fs/promises'
-import { runCheck, CheckUsageError } from './check/check.js'
-import { parseDomainsTxt } from './check/domains-txt.js'
-import { toJson, toText } from './check/report.js'
-import { parseResolve } from './check/resolve.js'
-import { loadConfig, type Sources } from './config-load.js'
-import { isToken } from './target.js'
-import { VERSION } from './version.js'
+import { runCheck, CheckUsageError } from './check.js'
+import { parseDomainsTxt } from './domains-txt.js'
+import { toJson, toText } from './report.js'
+import { parseResolve } from './resolve.js'
+import { wholeNumber } from '../config/config.js'
+import { loadConfig, type Sources } from '../config/load.js'
+import { CHECK_NUMBERS, type CheckArgs } from './flags.js'
+import { isToken } from '../core/target.js'
+import { VERSION } from '../version.js'
 
-export interface CheckArgs {
-  readonly names?: string[] | undefined
-  readonly 'domains-txt'?: string | undefined
-  readonly resolve?: string[] | undefined
-  readonly token?: string | undefined
-  readonly expect?: string | undefined
-  readonly json?: boolean | undefined
-  readonly 'allow-private'?: boolean | undefined
-  readonly port?: string | undefined
-  readonly timeout?: string | undefined
-}
-
-function whole (value: string | undefined, name: string, dflt: number, max: number): number {
-  if (value === undefined) return dflt
-  const n = Number(value)
-  if (!/^\d+$/.test(value) || n < 1 || n > max) throw new CheckUsageError(`invalid --${name} "${value}"`)
-  return n
+function number (args: CheckArgs, name: keyof typeof CHECK_NUMBERS): number {
+  const { default: dflt, min, max } = CHECK_NUMBERS[name]
+  const v = args[name]
+  return v === undefined ? dflt : wholeNumber(name, v, min, max)
 }
 
 export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStream): Promise<number> {
@@ -49,8 +38,8 @@ export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStr
     overrides,
     token: args.token,
     expect: args.expect,
-    httpPort: whole(args.port, 'port', 80, 65_535),
-    timeoutMs: whole(args.timeout, 'timeout', 10_000, 120_000),
+    httpPort: number(args, 'port'),
+    timeoutMs: number(args, 'timeout'),
     perspectives: 5,
     allowPrivate: args['allow-private'] === true,
     userAgent: `acme-responder-check/${VERSION}`

@@ -1,4 +1,5 @@
-// Prebuilt answers: header blocks and bodies computed once per configuration, not per request.
+// The answers' bytes: header blocks and bodies computed once per configuration, not per request.
+import type { Fixed, Reply } from './outcome.js'
 
 export interface Answer {
   readonly status: number
@@ -11,16 +12,9 @@ export interface Answer {
 }
 
 export interface Answers {
-  readonly maintenance: Answer
-  readonly badRequest: Answer
-  readonly methodNotAllowed: Answer
-  readonly invalidToken: Answer
-  readonly notFound: Answer
-  readonly unusable: Answer
-  readonly badGateway: Answer
-  readonly tooMany: Answer
-  readonly contentType: string
-  readonly redirectStatus: number
+  readonly fixed: Readonly<Record<Fixed, Answer>>
+  /** The answer a reply of the core stands for; token answers are built once per file content. */
+  of (reply: Reply): Answer
 }
 
 export const DEFAULT_MAINTENANCE_PAGE = `<!DOCTYPE html>
@@ -59,7 +53,7 @@ export interface AnswerSettings {
 }
 
 export function buildAnswers (settings: AnswerSettings, maintenancePage: Buffer): Answers {
-  return Object.freeze({
+  const fixed: Record<Fixed, Answer> = Object.freeze({
     maintenance: answer(settings.maintenanceStatus, {
       'content-type': 'text/html; charset=utf-8',
       'retry-after': String(settings.retryAfter)
@@ -70,21 +64,28 @@ export function buildAnswers (settings: AnswerSettings, maintenancePage: Buffer)
     notFound: jsonError(404, 'challenge token not found'),
     unusable: jsonError(500, 'challenge token file unusable'),
     badGateway: jsonError(502, 'no master could be reached'),
-    tooMany: jsonError(429, 'too many challenge fetches from this client at once', { 'retry-after': '1' }),
-    contentType: settings.contentType,
-    redirectStatus: settings.redirectStatus
+    tooMany: jsonError(429, 'too many challenge fetches from this client at once', { 'retry-after': '1' })
   })
-}
-
-export function tokenAnswer (answers: Answers, body: Buffer): Answer {
-  return answer(200, { 'content-type': answers.contentType }, body)
-}
-
-/** Built per request (Location varies), so without the spread and freeze of the prebuilt answers. */
-export function redirectAnswer (answers: Answers, location: string): Answer {
-  return {
-    status: answers.redirectStatus,
-    headers: { ...COMMON, location, 'content-length': '0' },
-    body: ''
+  // The token store hands back the same Buffer while a file is unchanged: one answer per content.
+  const tokens = new WeakMap<Buffer, Answer>()
+  const token = (body: Buffer): Answer => {
+    let a = tokens.get(body)
+    if (a === undefined) {
+      a = answer(200, { 'content-type': settings.contentType }, body)
+      tokens.set(body, a)
+    }
+    return a
   }
+  const redirectStatus = settings.redirectStatus
+  return Object.freeze({
+    fixed,
+    of (reply: Reply): Answer {
+      switch (reply.kind) {
+        case 'fixed': return fixed[reply.name]
+        case 'token': return token(reply.body)
+        // Built per request (Location varies), so without the spread and freeze of the fixed answers.
+        case 'redirect': return { status: redirectStatus, headers: { ...COMMON, location: reply.location, 'content-length': '0' }, body: '' }
+      }
+    }
+  })
 }

@@ -1,6 +1,6 @@
 // Parses --master values (a host name or an http/https base URL) into what redirects and proxying use.
-import { ConfigError } from './config-error.js'
-import { normalizeHostName } from './host.js'
+import { ConfigError } from './error.js'
+import { normalizeHostName } from '../core/host.js'
 
 export interface Master {
   /** Base URL without a trailing slash, e.g. http://www.example.com */

@@ -1,0 +1,101 @@
+// The server: binds every listener, drops privileges, answers; a handle to reload or close it.
+import { stat } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import type { Config } from '../config/config.js'
+import { RESTART_ONLY } from '../config/options.js'
+import { createHandler } from './handler.js'
+import { createHitCounter } from './hit-counter.js'
+import type { Log } from './logger.js'
+import { dropPrivileges, type Account } from './privileges.js'
+import { unreadableAfterDrop } from './readable.js'
+import { buildRuntime, type Runtime } from './runtime.js'
+import { applyLimits, createHttpServer, drain, formatAddress, listen } from './server.js'
+
+export interface ServerHandle {
+  /** The bound addresses, as ip:port or [ipv6]:port. */
+  readonly addresses: readonly string[]
+  /** Swaps in a new configuration; throws (and keeps the old one) when it cannot be built. */
+  reload (next: Config): Promise<void>
+  /** Stops accepting, lets in-flight requests finish (within drainGrace), releases everything. */
+  close (): Promise<void>
+}
+
+export interface ServeDeps {
+  readonly log: Log
+  readonly account: Account
+  /** Wraps each runtime as it is built: the tests' way to inject a failing token store. */
+  readonly wrap?: (rt: Runtime) => Runtime
+}
+
+/** The longest a drain can take: an answer waiting on the masters gets its whole budget. */
+export const drainGrace = (c: Config): number => Math.max(5000, c.proxyBudget + 1000)
+
+export async function serve (config: Config, deps: ServeDeps): Promise<ServerHandle> {
+  const { log, account } = deps
+  const build = async (c: Config): Promise<Runtime> => (deps.wrap ?? ((rt) => rt))(await buildRuntime(c))
+  let runtime = await build(config)
+  const hits = createHitCounter(() => log.logger)
+  const handler = createHandler(() => runtime, log.logger, hits)
+  // Sockets accept as soon as they are bound, while we are still root: requests that arrive before the
+  // privileges are dropped wait here, so not a single one is served as root.
+  let waiting: Array<() => void> | undefined = []
+  const gated: typeof handler = (req, res) => {
+    if (waiting === undefined) handler(req, res)
+    else waiting.push(() => handler(req, res))
+  }
+  const servers: Server[] = []
+  try {
+    for (const l of config.listen) {
+      const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k)), l)
+      if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
+      else servers.push(bound)
+    }
+    // Files reread on SIGHUP are read as the dropped user: say now which ones it could not read.
+    for (const u of await unreadableAfterDrop(account, [config.configFile, config.maintenancePage, config.challengeDir])) {
+      log.logger.warn({ file: u.file, user: account.user }, `${u.file} will not be readable by ${account.user ?? `group ${String(account.gid)}`} after the drop: ${u.why}`)
+    }
+    dropPrivileges(account)
+  } catch (err) {
+    for (const s of servers) s.close()
+    hits.stop()
+    throw err
+  }
+  const early = waiting
+  waiting = undefined
+  for (const serveLater of early) serveLater()
+
+  if (await stat(config.challengeDir).catch(() => undefined) === undefined) {
+    log.logger.warn({ challengeDir: config.challengeDir }, 'challenge directory does not exist yet: every token is missing here')
+  }
+  const addresses = servers.map((s) => { const a = s.address(); return typeof a === 'object' && a !== null ? formatAddress({ host: a.address, port: a.port }) : String(a) })
+  log.logger.info({
+    listen: addresses,
+    challengeDir: config.challengeDir,
+    masters: config.masters.map((m) => m.url),
+    mode: config.mode,
+    stateless: config.thumbprints.length > 0,
+    uid: process.getuid?.()
+  }, 'acme-responder listening')
+
+  return {
+    addresses,
+    async reload (next) {
+      const rt = await build(next)
+      const old = runtime
+      for (const key of RESTART_ONLY) {
+        if (JSON.stringify(next[key]) !== JSON.stringify(old.config[key])) log.logger.warn({ option: key }, `${key} changes only on restart`)
+      }
+      runtime = rt
+      log.logger.level = next.logLevel
+      applyLimits(servers, next)
+      // Requests already waiting on the old proxy keep it until they finish.
+      if (old.proxy !== undefined) setTimeout(() => { old.proxy?.close().catch(() => {}) }, old.config.proxyBudget + 1000).unref()
+      log.logger.info('configuration reloaded')
+    },
+    async close () {
+      await drain(servers, drainGrace(runtime.config))
+      hits.stop()
+      await runtime.proxy?.close()
+    }
+  }
+}
