@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { get } from '../test/helpers.js'
+import { get, has } from '../test/helpers.js'
 
 export interface Served { readonly name: string, readonly port: number, readonly pid: number, stop (): void }
 
@@ -17,9 +17,7 @@ export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2']
 const at = process.argv.indexOf('--node')
 export const NODE = at > 0 ? process.argv[at + 1] ?? process.execPath : process.execPath
 
-export function has (cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-}
+export { has }
 
 const pin = (args: string[]): [string, string[]] => has('taskset') ? ['taskset', ['-c', '0', ...args]] : [args[0] ?? '', args.slice(1)]
 

@@ -1,7 +1,7 @@
 // The command line: yargs parses flags and hands them to the composition root; usage errors go there too.
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { CHECK_FLAGS, type CheckArgs } from './check/flags.js'
+import { CHECK_FLAGS } from './check/flags.js'
 import { OPTION_NAMES, spec, type OptionName, type RawOptions } from './config/options.js'
 import { fail, main, UsageError, type Command } from './main.js'
 import type { SignalGate } from './serve/signals.js'
@@ -31,7 +31,7 @@ function flagsFrom (argv: Record<string, unknown>): RawOptions {
 }
 
 export async function runCommandLine (signals: SignalGate): Promise<void> {
-  const run = (command: Command, argv: Record<string, unknown>): Promise<void> => main(command, flagsFrom(argv), argv as CheckArgs, signals)
+  const run = (command: Command, argv: Record<string, unknown>): Promise<void> => main(command, flagsFrom(argv), argv, signals)
   await yargs(hideBin(process.argv))
     .scriptName('acme-responder')
     .parserConfiguration({ 'camel-case-expansion': false, 'parse-numbers': false, 'parse-positional-numbers': false, 'greedy-arrays': false })

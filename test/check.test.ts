@@ -1,23 +1,18 @@
 // `acme-responder check` as a child process against local responders sharing one port on 127.0.4.x.
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync } from 'node:fs'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { readdirSync, watch } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { test } from 'node:test'
 import { parseDomainsTxt } from '../src/check/domains-txt.js'
 import { followRedirect, isPublicAddress, judgeAnswer } from '../src/check/rules.js'
 import type { CheckReport } from '../src/check/report.js'
-import { CLI, spawnCli, startResponder, tempDir, type Running } from './helpers.js'
+import { CLI, has, httpServer, spawnCli, startResponder, tempDir, waitFor, type Running } from './helpers.js'
 
 type T = { after: (fn: () => unknown) => void }
 
-async function server (t: T, host: string, port: number, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> {
-  const s = createServer(answer)
-  await new Promise<void>((resolve) => s.listen(port, host, resolve))
-  t.after(() => { s.closeAllConnections(); s.close() })
-}
+const server = async (t: T, host: string, port: number, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<unknown> => httpServer(t, host, answer, port)
 
 async function circuit (t: T): Promise<{ dir: string, port: number, master: Running, secondary: Running, lonely: Running }> {
   const dir = tempDir(t)
@@ -131,14 +126,9 @@ test('303, loops, too many redirects, wrong body, big body and a maintenance pag
 
 test('the probe is removed when check is interrupted', async (t) => {
   const dir = tempDir(t)
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer(() => {})
-    s.listen(0, '127.0.5.9', () => resolve((s.address() as AddressInfo).port))
-    t.after(() => { s.closeAllConnections(); s.close() })
-  })
+  const { port } = await httpServer(t, '127.0.5.9', () => {})
   const cli = spawnCli(['check', '--allow-private', '--challenge-dir', dir, '--port', String(port), '--resolve', 'hang.example.test:127.0.5.9', 'hang.example.test'])
-  for (let i = 0; i < 50 && readdirSync(dir).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
-  assert.equal(readdirSync(dir).length, 1, 'the probe was placed')
+  await waitFor(() => readdirSync(dir).length === 1, 'the probe to be placed')
   cli.child.kill('SIGINT')
   await cli.exited
   assert.deepEqual(readdirSync(dir), [])
@@ -149,9 +139,15 @@ test('stateless hosts: the expected body is computed, nothing is written', async
   const dir = tempDir(t)
   const r0 = await startResponder({ 'challenge-dir': tempDir(t), 'account-thumbprint': [tp] }, '127.0.6.1')
   t.after(() => r0.close())
+  // Every change in the challenge directory is seen: a probe written and removed would show here.
+  const changes: string[] = []
+  const watcher = watch(dir, (event, file) => changes.push(`${event} ${String(file)}`))
+  t.after(() => watcher.close())
   const r = await check(['--challenge-dir', dir, '--account-thumbprint', tp, '--port', String(r0.port), '--resolve', 'smtp.example.test:127.0.6.1', 'smtp.example.test'])
   assert.equal(r.code, 0, r.out + r.err)
   assert.match(r.out, /stateless/)
+  assert.deepEqual(changes, [])
+  assert.deepEqual(readdirSync(dir), [])
 })
 
 test('--token/--expect probe a token placed on the master; usage errors exit 2', async (t) => {
@@ -192,7 +188,7 @@ test('validator rules', () => {
   assert.equal(judgeAnswer(200, Buffer.from(' k.a'), 'k.a', undefined).ok, false)
 })
 
-test('colour on a terminal', { skip: spawnSync('sh', ['-c', 'command -v script']).status === 0 ? false : 'util-linux script is not installed' }, async (t) => {
+test('colour on a terminal', { skip: has('script') ? false : 'util-linux script is not installed' }, async (t) => {
   const c = await circuit(t)
   const cmd = [process.execPath, CLI, 'check', '--allow-private', '--challenge-dir', c.dir, '--port', String(c.port), '--resolve', 'www.example.test:127.0.4.1', 'www.example.test']
   // script(1) gives the command a pseudo-terminal, as an operator's shell would.

@@ -1,22 +1,16 @@
 // The built binary as a child process: exit codes, one-line errors, precedence, signals, privilege drop.
 import assert from 'node:assert/strict'
 import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
-import { createServer as createHttp } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { get, spawnCli, startCli, tempDir } from './helpers.js'
+import { get, httpServer, listenPort, runCli, spawnCli, startCli, tempDir, waitFor } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
 const isRoot = process.getuid?.() === 0
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
-async function run (args: string[], env: NodeJS.ProcessEnv = {}, uid?: number): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const cli = spawnCli(args, env, uid === undefined ? {} : { uid, gid: uid })
-  const code = await cli.exited
-  await new Promise((resolve) => setImmediate(resolve))
-  return { code, stdout: cli.stdout, stderr: cli.stderr }
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = {}, uid?: number): ReturnType<typeof runCli> => runCli(args, env, uid === undefined ? {} : { uid, gid: uid })
 
 function oneLine (s: string): string {
   const lines = s.trimEnd().split('\n')
@@ -30,6 +24,11 @@ test('--help and --version', async () => {
   for (const opt of ['--listen', '--challenge-dir', '--master', '--alias', '--mode', '--redirect-status', '--maintenance-page', '--log-file', '--user', 'check', 'thumbprint']) {
     assert.ok(help.stdout.includes(opt), opt)
   }
+  const checkHelp = await run(['check', '--help'])
+  assert.equal(checkHelp.code, 0)
+  for (const opt of ['--challenge-dir', '--master', '--account-thumbprint', '--resolve', '--allow-private', '--domains-txt']) assert.ok(checkHelp.stdout.includes(opt), `check --help shows ${opt}`)
+  for (const opt of ['--listen', '--max-connections', '--log-file', '--user', '--redirect-status']) assert.ok(!checkHelp.stdout.includes(opt), `check --help hides ${opt}`)
+  assert.match(help.stdout, /--retry-after .*\[default: 3600\]/)
   const version = await run(['--version'])
   assert.equal(version.code, 0)
   assert.equal(version.stdout.trim(), pkg.version)
@@ -111,17 +110,10 @@ test('SIGHUP reopens the log file and reloads config and page; a bad file keeps 
   writeFileSync(file, JSON.stringify(cfg))
   const cli = spawnCli(['--config', file, '--log-file', log])
   t.after(() => cli.child.kill('SIGKILL'))
-  const waitLog = async (f: string, re: RegExp): Promise<string> => {
-    for (let i = 0; i < 100; i++) {
-      const text = existsSync(f) ? readFileSync(f, 'utf8') : ''
-      if (re.test(text)) return text
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-    throw new Error(`${f} never matched ${re}: ${existsSync(f) ? readFileSync(f, 'utf8') : '(missing)'} ${cli.stderr}`)
-  }
-  const first = await waitLog(log, /acme-responder listening/)
-  const addr = String((JSON.parse(first.split('\n')[0] ?? '{}') as { listen: string[] }).listen[0])
-  const r = { port: Number(addr.split(':')[1]), host: '127.0.0.6' }
+  const text = (): string => existsSync(log) ? readFileSync(log, 'utf8') : ''
+  const waitLog = async (re: RegExp): Promise<void> => { await waitFor(() => re.test(text()), `${re} in ${log}`) }
+  await waitLog(/acme-responder listening/)
+  const r = { port: listenPort(JSON.parse(text().split('\n')[0] ?? '{}') as Record<string, unknown>), host: '127.0.0.6' }
   assert.equal((await get(r, P + 'a', { host: 'x' })).status, 302)
 
   // A keep-alive connection opened before the reload is still answered after it.
@@ -141,35 +133,32 @@ test('SIGHUP reopens the log file and reloads config and page; a bad file keeps 
   writeFileSync(file, JSON.stringify({ ...cfg, 'redirect-status': 307 }))
   writeFileSync(page, 'page two')
   cli.child.kill('SIGHUP')
-  await waitLog(log, /configuration reloaded/)
+  await waitLog(/configuration reloaded/)
   assert.equal((await get(r, P + 'b', { host: 'x' })).status, 307)
   assert.equal((await get(r, '/', { host: 'x' })).text, 'page two')
   await ask()
   assert.match(replies.at(-1) ?? '', /^HTTP\/1\.1 307/, 'the connection survived the reload')
   kept.destroy()
-  await waitLog(log, /"token":"b"/)
+  await waitLog(/"token":"b"/)
   assert.ok(!readFileSync(log + '.0', 'utf8').includes('"token":"b"'), 'new lines go to the reopened file')
 
   writeFileSync(file, JSON.stringify({ ...cfg, 'redirect-status': 303 }))
   cli.child.kill('SIGHUP')
-  await waitLog(log, /invalid --redirect-status.*reload refused/)
+  await waitLog(/invalid --redirect-status.*reload refused/)
   assert.equal((await get(r, P + 'c', { host: 'x' })).status, 307)
 })
 
 test('SIGTERM finishes in-flight requests, closes idle ones and exits 0', async (t) => {
   const dir = tempDir(t)
   // A master that answers after 700 ms keeps a proxied request in flight while the signal arrives.
-  const master = createHttp((_req, res) => { setTimeout(() => res.end('slow.answer'), 700) })
-  await new Promise<void>((resolve) => master.listen(0, '127.0.0.7', resolve))
-  t.after(() => master.close())
-  const { port } = master.address() as AddressInfo
-  const cli = await startCli(['--listen', '127.0.0.8:0', '--challenge-dir', dir, '--mode', 'proxy', '--master', `http://127.0.0.7:${port}`])
+  const master = await httpServer(t, '127.0.0.7', (_req, res) => { setTimeout(() => res.end('slow.answer'), 700) })
+  const cli = await startCli(['--listen', '127.0.0.8:0', '--challenge-dir', dir, '--mode', 'proxy', '--master', master.url])
   t.after(() => cli.child.kill('SIGKILL'))
   const r = { port: cli.port, host: '127.0.0.8' }
   const idleSock = connect(r.port, r.host)
   idleSock.on('error', () => {})
   const inFlight = get(r, P + 'slowtoken', { host: 'mail.example.com' })
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await waitFor(() => master.hits.length === 1, 'the request to reach the master')
   const t0 = Date.now()
   cli.child.kill('SIGTERM')
   const res = await inFlight
@@ -191,11 +180,10 @@ test('privileges are dropped after binding', { skip: isRoot ? false : 'needs roo
   const log = join(dir, 'responder.log')
   const logged = spawnCli(['--listen', '127.0.0.9:0', '--challenge-dir', dir, '--user', 'nobody', '--log-file', log])
   t.after(() => logged.child.kill('SIGKILL'))
-  for (let i = 0; i < 100 && !(existsSync(log) && readFileSync(log, 'utf8').includes('listening')); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('listening'), 'the listening line')
   assert.equal(statSync(log).uid, 65534)
   logged.child.kill('SIGHUP')
-  for (let i = 0; i < 100 && !readFileSync(log, 'utf8').includes('configuration reloaded'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
-  assert.match(readFileSync(log, 'utf8'), /configuration reloaded/)
+  await waitFor(() => readFileSync(log, 'utf8').includes('configuration reloaded'), 'the reload')
   assert.equal(logged.stderr, '')
   const status = readFileSync(`/proc/${cli.child.pid}/status`, 'utf8')
   assert.match(status, /^Uid:\s+65534\s+65534\s+65534\s+65534$/m)

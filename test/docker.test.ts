@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { BASE, buildBase, docker, engine } from './docker/engine.js'
 import { systemdTests } from './docker/systemd.js'
-import { tempDir } from './helpers.js'
+import { has, tempDir } from './helpers.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 const IMAGE = 'acme-responder-test:latest'
@@ -35,7 +35,7 @@ function needsEngine (t: { skip: (why: string) => void }): boolean {
 
 test('Docker image: build, run as non-root on port 80, healthy, token + redirect + maintenance', { timeout: 900_000 }, async (t) => {
   if (!needsEngine(t)) return
-  if (spawnSync('docker', ['image', 'inspect', BASE], { stdio: 'ignore' }).status !== 0 && spawnSync('sh', ['-c', 'command -v debootstrap']).status !== 0) {
+  if (spawnSync('docker', ['image', 'inspect', BASE], { stdio: 'ignore' }).status !== 0 && !has('debootstrap')) {
     throw new Error('building the local base image needs debootstrap (Debian package debootstrap)')
   }
   buildBase()

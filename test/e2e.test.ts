@@ -1,14 +1,13 @@
 // End to end: a real ACME CA (pebble) and real clients (dehydrated, lego) get one certificate for five
 // names on five hosts, each answered by acme-responder on its own loopback address, port 80.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { startCa, type Ca } from './e2e/ca.js'
 import { dehydrated, dehydratedRegister, lego, opensslSans, opensslVerify, type Issued } from './e2e/clients.js'
 import { emptyDir, startHosts, stopHosts, traffic, type HostSpec } from './e2e/hosts.js'
-import { spawnCli, tempDir } from './helpers.js'
+import { has, spawnCli, tempDir } from './helpers.js'
 
 /** TAP diagnostics are one line each. */
 function say (t: TestContext, text: string): void {
@@ -22,11 +21,7 @@ const FIVE = ['www', 'mail', 'imap', 'mysql', 'web'].map(D)
 function missing (): string | undefined {
   if (process.getuid?.() !== 0) return 'it must run as root to bind port 80 on 127.0.10.x'
   for (const cmd of ['pebble', 'pebble-challtestsrv', 'dehydrated', 'lego', 'openssl', 'curl']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' })
-    } catch {
-      return `${cmd} is not installed (Debian packages pebble, dehydrated, lego, openssl, curl; .ci/run installs them)`
-    }
+    if (!has(cmd)) return `${cmd} is not installed (Debian packages pebble, dehydrated, lego, openssl, curl; .ci/run installs them)`
   }
   return undefined
 }

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { chmodSync, closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
-import { Agent, createServer as createHttp, request } from 'node:http'
+import { Agent, request } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { get, runCli, spawnCli, startCli, startResponder, tempDir, waitFor } from './helpers.js'
+import { get, httpServer, runCli, spawnCli, startCli, startResponder, tempDir, waitFor } from './helpers.js'
 import { freePort } from './ports.js'
 
 const P = '/.well-known/acme-challenge/'
@@ -23,16 +23,14 @@ function oneLine (s: string): string {
 
 test('proxy mode: a flood of random tokens from one address does not fail the CA\'s requests from others', async (t) => {
   const REAL = random()
-  const m = createHttp((req, res) => {
+  const m = await httpServer(t, '127.0.3.2', (req, res) => {
     // A master a little slow to answer: 200 ms per request, as over a WAN.
     setTimeout(() => {
       if (req.url === P + REAL) res.end(`${REAL}.thumb`)
       else res.writeHead(404).end()
     }, 200)
   })
-  await new Promise<void>((resolve) => m.listen(0, '127.0.3.2', resolve))
-  t.after(() => { m.closeAllConnections(); m.close() })
-  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [`http://127.0.3.2:${(m.address() as AddressInfo).port}`] }, '127.0.3.1')
+  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [m.url] }, '127.0.3.1')
   t.after(() => r.close())
 
   let answered = 0
@@ -55,15 +53,12 @@ test('proxy mode: a flood of random tokens from one address does not fail the CA
 })
 
 test('proxy mode: "every master said 404" is remembered briefly, so repeats cost no fetch', async (t) => {
-  let fetched = 0
-  const m = createHttp((_req, res) => { fetched++; res.writeHead(404).end() })
-  await new Promise<void>((resolve) => m.listen(0, '127.0.3.3', resolve))
-  t.after(() => { m.closeAllConnections(); m.close() })
-  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [`http://127.0.3.3:${(m.address() as AddressInfo).port}`] }, '127.0.3.1')
+  const m = await httpServer(t, '127.0.3.3', (_req, res) => { res.writeHead(404).end() })
+  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: [m.url] }, '127.0.3.1')
   t.after(() => r.close())
   const tok = random()
   for (let i = 0; i < 10; i++) assert.equal((await get(r, P + tok, { host: 'x' })).status, 404)
-  assert.equal(fetched, 1)
+  assert.equal(m.hits.length, 1)
 })
 
 test('the log grows by a bounded amount under a flood, and every request of a validation is still logged', async (t) => {

@@ -1,9 +1,9 @@
 // Test helpers: responders on 127.0.0.x port 0, raw sockets, temp dirs and CLI child processes.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { request, type IncomingHttpHeaders } from 'node:http'
-import { connect } from 'node:net'
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pino } from 'pino'
@@ -163,8 +163,7 @@ export async function startCli (args: string[], env: NodeJS.ProcessEnv = {}, opt
     cli.line((l) => l.msg === 'acme-responder listening'),
     cli.exited.then((code) => { throw new Error(`exited ${code}: ${cli.stderr}`) })
   ])
-  const addr = String((ready.listen as string[])[0])
-  return Object.assign(cli, { port: Number(addr.slice(addr.lastIndexOf(':') + 1)) })
+  return Object.assign(cli, { port: listenPort(ready) })
 }
 
 /** Waits until cond() holds, checking every 25 ms; a generous bound, as CI machines are shared. */
@@ -187,4 +186,27 @@ export async function runCli (args: string[], env: NodeJS.ProcessEnv = {}, opts:
   clearTimeout(timer)
   await new Promise((resolve) => setImmediate(resolve))
   return { code, stdout: cli.stdout, stderr: cli.stderr }
+}
+
+/** Whether a command is on PATH (for tests that need Debian packages .ci/run installs). */
+export function has (cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
+}
+
+export interface HttpServer { readonly url: string, readonly port: number, readonly hits: IncomingMessage[], readonly server: Server }
+
+/** A throwaway HTTP server (a master, a web server in the way) on 127.0.0.x, closed after the test. */
+export async function httpServer (t: { after: (fn: () => unknown) => void }, host: string, answer: (req: IncomingMessage, res: ServerResponse) => void, port = 0): Promise<HttpServer> {
+  const hits: IncomingMessage[] = []
+  const server = createServer((req, res) => { hits.push(req); answer(req, res) })
+  await new Promise<void>((resolve) => server.listen(port, host, resolve))
+  t.after(() => { server.closeAllConnections(); server.close() })
+  const bound = (server.address() as AddressInfo).port
+  return { url: `http://${host}:${bound}`, port: bound, hits, server }
+}
+
+/** The port of the first address in an "acme-responder listening" log line (IPv6 addresses included). */
+export function listenPort (line: Record<string, unknown>): number {
+  const addr = String((line.listen as string[])[0])
+  return Number(addr.slice(addr.lastIndexOf(':') + 1))
 }

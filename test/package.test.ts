@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { get, tempDir } from './helpers.js'
+import { get, listenPort, tempDir } from './helpers.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 
@@ -43,7 +43,6 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
     })
     child.on('exit', (code) => reject(new Error(`exited ${String(code)}`)))
   })
-  const addr = String((JSON.parse(line) as { listen: string[] }).listen[0])
-  const res = await get({ host: '127.0.0.11', port: Number(addr.split(':')[1]) }, '/.well-known/acme-challenge/tok', { host: 'x' })
+  const res = await get({ host: '127.0.0.11', port: listenPort(JSON.parse(line) as Record<string, unknown>) }, '/.well-known/acme-challenge/tok', { host: 'x' })
   assert.equal(res.text, 'installed.answer')
 })

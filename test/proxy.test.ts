@@ -1,23 +1,13 @@
 // Proxy mode against real local masters on 127.0.0.x: failover, timeouts, caps, loop guard, sharing.
 import assert from 'node:assert/strict'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { test } from 'node:test'
-import { get, startResponder, tempDir } from './helpers.js'
+import type { Runtime } from '../src/serve/runtime.js'
+import { get, httpServer as master, startResponder, tempDir } from './helpers.js'
 import { freePort } from './ports.js'
 
 const P = '/.well-known/acme-challenge/'
 const T = 'proxy_token-123'
-
-interface Master { url: string, hits: IncomingMessage[], server: Server }
-
-async function master (t: { after: (fn: () => unknown) => void }, host: string, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<Master> {
-  const hits: IncomingMessage[] = []
-  const server = createServer((req, res) => { hits.push(req); answer(req, res) })
-  await new Promise<void>((resolve) => server.listen(0, host, resolve))
-  t.after(() => { server.closeAllConnections(); server.close() })
-  return { url: `http://${host}:${(server.address() as AddressInfo).port}`, hits, server }
-}
 
 /** A port that was just free: nothing listens there, so connecting is refused. */
 async function closedPort (host: string): Promise<string> {
@@ -27,8 +17,8 @@ async function closedPort (host: string): Promise<string> {
 const ok = (body: string) => (_req: IncomingMessage, res: ServerResponse): void => { res.end(body) }
 const notFound = (_req: IncomingMessage, res: ServerResponse): void => { res.statusCode = 404; res.end('{}') }
 
-async function responder (t: { after: (fn: () => unknown) => void }, masters: string[], extra: Record<string, string> = {}) {
-  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: masters, ...extra }, '127.0.1.1')
+async function responder (t: { after: (fn: () => unknown) => void }, masters: string[], extra: Record<string, string> = {}, wrap?: (rt: Runtime) => Runtime) {
+  const r = await startResponder({ 'challenge-dir': tempDir(t), mode: 'proxy', master: masters, ...extra }, '127.0.1.1', wrap)
   t.after(() => r.close())
   return r
 }
@@ -154,15 +144,20 @@ test('never forwards when the Host is the master itself', async (t) => {
   assert.equal(m.hits.length, 0)
 })
 
-test('concurrent identical requests all get 200 and share upstream fetches', async (t) => {
-  const m = await master(t, '127.0.1.2', (_req, res) => { setTimeout(() => res.end('shared'), 150) })
-  const r = await responder(t, [m.url])
+test('concurrent identical requests all get 200 and share one upstream fetch', async (t) => {
+  // The master answers only once all ten requests have reached the lookup step: all of them are
+  // then certainly waiting at the same time, and must share the one fetch.
+  let looked = 0
+  let release = (): void => {}
+  const all = new Promise<void>((resolve) => { release = resolve })
+  const m = await master(t, '127.0.1.2', (_req, res) => { all.then(() => res.end('shared'), () => {}) })
+  const r = await responder(t, [m.url], {}, (rt) => ({ ...rt, tokens: { sync: rt.tokens.sync, lookup: (tok: string) => { if (++looked === 10) release(); return rt.tokens.lookup(tok) } } }))
   const answers = await Promise.all(Array.from({ length: 10 }, () => get(r, P + T, { host: 'x' })))
   for (const a of answers) {
     assert.equal(a.status, 200)
     assert.equal(a.text, 'shared')
   }
-  assert.ok(m.hits.length < 10, `${m.hits.length} upstream requests for 10 identical ones`)
+  assert.equal(m.hits.length, 1, `${m.hits.length} upstream requests for 10 identical ones`)
 })
 
 test('upstream sockets per master stay bounded under a burst of distinct tokens', async (t) => {

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { CLI, get, tempDir, waitFor } from './helpers.js'
+import { CLI, get, has, tempDir, waitFor } from './helpers.js'
 import { freePort } from './ports.js'
 import { buildConfig } from '../src/config/config.js'
 import { MAX_PROXY_MS } from '../src/config/options.js'
@@ -14,10 +14,6 @@ const P = '/.well-known/acme-challenge/'
 
 const RC = new URL('../../rc.d/acme_responder', import.meta.url).pathname
 const UNIT = new URL('../../rc.d/acme-responder.service', import.meta.url).pathname
-
-function has (cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-}
 
 const RC_SUBR = new URL('../../test/rc/rc.subr', import.meta.url).pathname
 const DAEMON = new URL('../../test/rc/daemon', import.meta.url).pathname

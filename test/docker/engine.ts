@@ -3,6 +3,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { has } from '../helpers.js'
 
 export function docker (args: string[], input?: Buffer): string {
   return execFileSync('docker', args, { encoding: 'utf8', stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(input === undefined ? {} : { input }), maxBuffer: 64 * 1024 * 1024 })
@@ -14,10 +15,10 @@ export interface Engine { stop (): void }
 
 /** Why no engine can be had, or the engine. */
 export async function engine (): Promise<Engine | string> {
-  if (spawnSync('sh', ['-c', 'command -v docker']).status !== 0) return 'the docker client is not installed (Debian package docker.io)'
+  if (!has('docker')) return 'the docker client is not installed (Debian package docker.io)'
   if (up()) return { stop () {} }
   if (process.getuid?.() !== 0) return 'no Docker engine runs, and starting dockerd needs root'
-  if (spawnSync('sh', ['-c', 'command -v dockerd']).status !== 0) return 'no Docker engine runs and dockerd is not installed (Debian package docker.io)'
+  if (!has('dockerd')) return 'no Docker engine runs and dockerd is not installed (Debian package docker.io)'
   const dataRoot = '/var/lib/acme-responder-test-docker'
   mkdirSync(dataRoot, { recursive: true })
   const d: ChildProcess = spawn('dockerd', ['--data-root', dataRoot], { stdio: 'ignore', detached: false })
