@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, watch } from 'node:fs'
+import { readdirSync, watch, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { test } from 'node:test'
 import { parseDomainsTxt } from '../src/check/domains-txt.js'
-import { followRedirect, isPublicAddress, judgeAnswer } from '../src/check/rules.js'
+import { followRedirect, isPublicAddress, judgeAnswer, nameProblem } from '../src/check/rules.js'
 import type { CheckReport } from '../src/check/report.js'
 import { CLI, has, httpServer, spawnCli, startResponder, tempDir, waitFor, type Running } from './helpers.js'
 
@@ -170,6 +171,8 @@ test('domains.txt parsing', () => {
 })
 
 test('validator rules', () => {
+  for (const lab of ['m.test', 'm.example', 'm.invalid', 'm.localhost', 'm.example.com', 'm.example.de', 'M.EXAMPLE.ORG.']) assert.equal(nameProblem(lab), undefined, lab)
+  for (const bad of ['master.internal', 'master.lan', 'master.local', 'master.home', 'master']) assert.match(String(nameProblem(bad)), /is not a top-level domain/, bad)
   const from = new URL('http://a.example/.well-known/acme-challenge/t')
   assert.equal(followRedirect(from, 301, 'http://b.example/x', [], 80).ok, true)
   assert.equal(followRedirect(from, 301, 'http://b.example/x', Array.from({ length: 10 }, (_, i) => String(i)), 80).ok, true)
@@ -200,4 +203,92 @@ test('colour on a terminal', { skip: has('script') ? false : 'util-linux script 
   assert.equal(code, 0, out)
   assert.ok(out.includes('\x1b[32;1mPASS\x1b[0m'), out)
   assert.deepEqual(readdirSync(c.dir), [])
+})
+
+/** A master on 127.0.8.1 and two secondaries redirecting to it by a public-looking and an internal name. */
+async function lab (t: T): Promise<{ dir: string, port: number }> {
+  const dir = tempDir(t)
+  const master = await startResponder({ 'challenge-dir': dir }, '127.0.8.1')
+  t.after(() => master.close())
+  const port = master.port
+  for (const [ip, name] of [['127.0.8.2', 'master.internal'], ['127.0.8.3', 'master.example.com']]) {
+    const s = await startResponder({ listen: [`${ip}:${port}`], 'challenge-dir': tempDir(t), master: [`http://${name}:${port}`] })
+    t.after(() => s.close())
+  }
+  return { dir, port }
+}
+
+test('a redirect to a name outside the public DNS (.internal) fails like at the CA; .com passes', async (t) => {
+  const { dir, port } = await lab(t)
+  const r = await check(['--json', '--challenge-dir', dir, '--port', String(port), '--resolve', 'master.internal:127.0.8.1', '--resolve', 'master.example.com:127.0.8.1',
+    '--resolve', 'inside.example.com:127.0.8.2', '--resolve', 'outside.example.com:127.0.8.3', 'inside.example.com', 'outside.example.com'])
+  assert.equal(r.code, 1, r.err)
+  const report = JSON.parse(r.out) as CheckReport
+  const inside = report.names.find((n) => n.name === 'inside.example.com')
+  assert.equal(inside?.ok, false)
+  assert.match(String(inside?.addresses[0]?.result.error), /redirect to master\.internal: \.internal is not a top-level domain of the public DNS/)
+  assert.equal(report.names.find((n) => n.name === 'outside.example.com')?.ok, true)
+})
+
+test('a name with only private addresses fails without --allow-private, and DNS-01 / dns-persist-01 are named', async (t) => {
+  const { dir, port } = await lab(t)
+  const r = await check(['--json', '--challenge-dir', dir, '--port', String(port), '--resolve', 'www.example.com:127.0.8.1', 'www.example.com'], false)
+  assert.equal(r.code, 1, r.err)
+  const n = (JSON.parse(r.out) as CheckReport).names[0]
+  assert.match(String(n?.error), /only private addresses \(127\.0\.8\.1\)/)
+  assert.match(String(n?.fix), /_validation-persist\.www\.example\.com/)
+  assert.equal(n?.addresses[0]?.private, true)
+  // The circuit itself works: the probe was answered, only the CA could not get there.
+  assert.equal(n?.addresses[0]?.ok, true)
+})
+
+test('each line of domains.txt against the profile\'s name limit: 26 names fit classic, not tlsserver', async (t) => {
+  const tp = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
+  const r0 = await startResponder({ 'challenge-dir': tempDir(t), 'account-thumbprint': [tp] }, '127.0.8.4')
+  t.after(() => r0.close())
+  const dir = tempDir(t)
+  const many = Array.from({ length: 26 }, (_, i) => `n${i}.example.com`)
+  writeFileSync(join(dir, 'domains.txt'), `${many.join(' ')} > big\nsmall.example.com other.example.com # two\n`)
+  const args = ['--json', '--challenge-dir', dir, '--account-thumbprint', tp, '--port', String(r0.port), '--domains-txt', join(dir, 'domains.txt'),
+    ...[...many, 'small.example.com', 'other.example.com'].flatMap((n) => ['--resolve', `${n}:127.0.8.4`])]
+  const classic = await check(args)
+  assert.equal(classic.code, 0, classic.out + classic.err)
+  const strict = await check([...args, '--profile', 'tlsserver'])
+  assert.equal(strict.code, 1)
+  const report = JSON.parse(strict.out) as CheckReport
+  assert.deepEqual(report.certificates.map((c) => [c.names.length, c.limit, c.ok]), [[26, 25, false], [2, 25, true]])
+  assert.ok(report.names.every((n) => n.ok), 'every name itself passes')
+})
+
+test('IP address identifiers: the IP is dialled and sent as Host, bracketed for IPv6, with a shortlived-profile warning', async (t) => {
+  const tp = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
+  const v6 = await startResponder({ 'challenge-dir': tempDir(t), 'account-thumbprint': [tp] }, '::1')
+  t.after(() => v6.close())
+  const v4 = await startResponder({ listen: [`127.0.8.5:${v6.port}`], 'challenge-dir': tempDir(t), 'account-thumbprint': [tp] })
+  t.after(() => v4.close())
+  const r = await check(['--json', '--challenge-dir', tempDir(t), '--account-thumbprint', tp, '--port', String(v6.port), '127.0.8.5', '::1'])
+  assert.equal(r.code, 0, r.out + r.err)
+  const report = JSON.parse(r.out) as CheckReport
+  for (const n of report.names) assert.match(n.warnings.join('\n'), /IP address identifier .*only in the shortlived profile/)
+  assert.ok(v6.logs.some((l) => l.outcome === 'stateless' && l.host === `[::1]:${v6.port}`), 'IPv6 identifier sent as [::1]:port')
+  assert.ok(v4.logs.some((l) => l.outcome === 'stateless' && l.host === `127.0.8.5:${v6.port}`))
+})
+
+test('two passing addresses that answer differently are a warning; the one-place note is said once', async (t) => {
+  const { dir, port } = await lab(t)
+  const r = await check(['--challenge-dir', dir, '--port', String(port), '--resolve', 'master.example.com:127.0.8.1',
+    '--resolve', 'two.example.com:127.0.8.1', '--resolve', 'two.example.com:127.0.8.3', 'two.example.com'])
+  assert.equal(r.code, 0, r.out + r.err)
+  assert.match(r.out, /warning: 127\.0\.8\.1 and 127\.0\.8\.3 both pass but differ in redirect chain/)
+  assert.equal(r.out.split('remote perspectives').length - 1, 1)
+})
+
+test('a redirect target whose first AAAA does not answer fails: the CA does not fall back to IPv4 on a redirect', async (t) => {
+  const { dir, port } = await lab(t)
+  const r = await check(['--json', '--challenge-dir', dir, '--port', String(port), '--resolve', 'master.example.com:::1', '--resolve', 'master.example.com:127.0.8.1',
+    '--resolve', 'mail.example.com:127.0.8.3', 'mail.example.com'])
+  assert.equal(r.code, 1, r.err)
+  const a = (JSON.parse(r.out) as CheckReport).names[0]?.addresses[0]
+  assert.equal(a?.result.hops[1]?.address, '::1')
+  assert.match(String(a?.result.fix), /answers on IPv4 \(127\.0\.8\.1\) but not on its first IPv6 address ::1, and on a redirect the CA does not fall back to IPv4/)
 })

@@ -21,6 +21,10 @@ test('a valid token is read from the raw target; query strings are ignored', () 
   assert.deepEqual(parseTarget(P + T + '?x=1'), { kind: 'challenge', token: T, authority: undefined })
   assert.deepEqual(parseTarget('/'), { kind: 'other', authority: undefined })
   assert.deepEqual(parseTarget('/index.html?a'), { kind: 'other', authority: undefined })
+  // Without its trailing slash the prefix is just another path: the maintenance page, not a 404.
+  assert.deepEqual(parseTarget('/.well-known/acme-challenge'), { kind: 'other', authority: undefined })
+  assert.deepEqual(parseTarget('/.well-known/acme-challenge?x'), { kind: 'other', authority: undefined })
+  assert.deepEqual(parseTarget('/.well-known/acme-challenge/'), { kind: 'challenge', token: undefined, authority: undefined })
 })
 
 test('every hostile path class under the challenge prefix is an invalid token', () => {

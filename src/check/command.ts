@@ -1,8 +1,8 @@
 // The check command's shell: reads its arguments and names, runs the check, prints, returns the exit code.
 import { readFile } from 'node:fs/promises'
-import { runCheck, CheckUsageError } from './check.js'
-import { parseDomainsTxt } from './domains-txt.js'
-import { toJson, toText } from './report.js'
+import { PROFILE_LIMITS, runCheck, CheckUsageError } from './check.js'
+import { parseCertificates } from './domains-txt.js'
+import { toJson, toText, type CertificateReport } from './report.js'
 import { parseResolve } from './resolve.js'
 import { wholeNumber } from '../config/config.js'
 import { loadConfig, type Sources } from '../config/load.js'
@@ -19,11 +19,16 @@ function number (args: CheckArgs, name: keyof typeof CHECK_NUMBERS): number {
 export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStream): Promise<number> {
   const config = await loadConfig(src)
   const names = [...args.names ?? []]
+  const profile = args.profile ?? 'classic'
+  const limit = PROFILE_LIMITS[profile]
+  let certificates: CertificateReport[] = []
   if (args['domains-txt'] !== undefined) {
     const text = await readFile(args['domains-txt'], 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new CheckUsageError(`cannot read --domains-txt ${args['domains-txt'] ?? ''}: ${err.code ?? err.message}`)
     })
-    names.push(...parseDomainsTxt(text).filter((n) => !names.includes(n)))
+    const certs = parseCertificates(text)
+    certificates = certs.map((c) => ({ names: c, profile, limit, ok: c.length <= limit }))
+    names.push(...new Set(certs.flat().filter((n) => !names.includes(n))))
   }
   if (names.length === 0) throw new CheckUsageError('name at least one domain to check, or --domains-txt')
   let overrides
@@ -42,6 +47,7 @@ export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStr
     timeoutMs: number(args, 'timeout'),
     perspectives: 5,
     allowPrivate: args['allow-private'] === true,
+    certificates,
     userAgent: `acme-responder-check/${VERSION}`
   })
   out.write(args.json === true ? toJson(report) : toText(report, out.isTTY === true && src.env.NO_COLOR === undefined))

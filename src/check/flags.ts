@@ -7,6 +7,7 @@ export const CHECK_FLAGS = {
   expect: { type: 'string', describe: 'The key authorization --token must answer with' },
   'allow-private': { type: 'boolean', describe: 'Lab setups: accept redirect targets on private or loopback addresses (the CA refuses them)' },
   json: { type: 'boolean', describe: 'Print one JSON document' },
+  profile: { type: 'string', choices: ['classic', 'tlsserver', 'shortlived'], describe: 'Let\'s Encrypt profile the order uses: its name limit applies to each line of --domains-txt [default: classic]' },
   port: { type: 'string', describe: 'HTTP port of the first request and of redirects [default: 80]' },
   timeout: { type: 'string', describe: 'Milliseconds per hop [default: 10000]' }
 } as const
@@ -25,6 +26,7 @@ export interface CheckArgs {
   readonly expect?: string | undefined
   readonly json?: boolean | undefined
   readonly 'allow-private'?: boolean | undefined
+  readonly profile?: 'classic' | 'tlsserver' | 'shortlived' | undefined
   readonly port?: string | undefined
   readonly timeout?: string | undefined
 }

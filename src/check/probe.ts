@@ -9,6 +9,8 @@ export interface Hop {
   readonly address: string
   readonly status?: number
   readonly location?: string
+  /** The answer's Server header: two addresses of one name that differ here are two different hosts. */
+  readonly server?: string
   readonly ms: number
 }
 
@@ -30,7 +32,9 @@ export interface ProbeSettings {
   readonly allowPrivate: boolean
 }
 
-interface Fetched { status: number, location: string | undefined, contentType: string | undefined, body: Buffer }
+interface Fetched { status: number, location: string | undefined, contentType: string | undefined, server: string | undefined, body: Buffer }
+
+const one = (v: string | string[] | undefined): string | undefined => Array.isArray(v) ? v[0] : v
 
 type Undici = typeof import('undici')
 
@@ -52,12 +56,11 @@ async function fetchOnce (undici: Undici, url: URL, address: string, s: ProbeSet
       headers: { host: url.host, 'user-agent': s.userAgent, accept: '*/*' },
       signal: AbortSignal.timeout(s.timeoutMs)
     })
-    const location = res.headers.location
-    const contentType = res.headers['content-type']
     return {
       status: res.statusCode,
-      location: Array.isArray(location) ? location[0] : location,
-      contentType: Array.isArray(contentType) ? contentType[0] : contentType,
+      location: one(res.headers.location),
+      contentType: one(res.headers['content-type']),
+      server: one(res.headers.server),
       body: await readUpTo(res.body, MAX_BODY)
     }
   } finally {
@@ -68,8 +71,12 @@ async function fetchOnce (undici: Undici, url: URL, address: string, s: ProbeSet
 export async function probe (undici: Undici, name: string, address: string, token: string, expected: string, s: ProbeSettings): Promise<ProbeResult> {
   const hops: Hop[] = []
   const seen: string[] = []
-  let url = new URL(`http://${name}${s.httpPort === 80 ? '' : `:${s.httpPort}`}${CHALLENGE_PREFIX}/${token}`)
+  // An IP address identifier (RFC 8738) is its own Host, an IPv6 one in brackets.
+  const authority = isIP(name) === 6 ? `[${name}]` : name
+  let url = new URL(`http://${authority}${s.httpPort === 80 ? '' : `:${s.httpPort}`}${CHALLENGE_PREFIX}/${token}`)
   let target = address
+  /** Set on a redirect hop whose host also has IPv4: the CA would still not use it. */
+  let noFallback: string | undefined
   for (;;) {
     const t0 = performance.now()
     let got: Fetched
@@ -78,9 +85,12 @@ export async function probe (undici: Undici, name: string, address: string, toke
     } catch (err) {
       const code = failureCode(err)
       hops.push({ url: url.href, address: target, ms: Math.round(performance.now() - t0) })
-      return { ok: false, hops, error: code === 'TIMEOUT' ? 'timeout' : `connection failed: ${code ?? String(err)}`, fix: connectFix(code, target, portOf(url)) }
+      const fix = noFallback !== undefined
+        ? `${hostOf(url)} answers on IPv4 (${noFallback}) but not on its first IPv6 address ${target}, and on a redirect the CA does not fall back to IPv4: make ${hostOf(url)} answer on IPv6, or remove its AAAA record`
+        : connectFix(code, target, portOf(url))
+      return { ok: false, hops, error: code === 'TIMEOUT' ? 'timeout' : `connection failed: ${code ?? String(err)}`, fix }
     }
-    hops.push({ url: url.href, address: target, status: got.status, ...(got.location === undefined ? {} : { location: got.location }), ms: Math.round(performance.now() - t0) })
+    hops.push({ url: url.href, address: target, status: got.status, ...(got.location === undefined ? {} : { location: got.location }), ...(got.server === undefined ? {} : { server: got.server }), ms: Math.round(performance.now() - t0) })
     if (got.status >= 300 && got.status < 400) {
       seen.push(url.href)
       const next = followRedirect(url, got.status, got.location, seen, s.httpPort, s.allowPrivate)
@@ -94,7 +104,9 @@ export async function probe (undici: Undici, name: string, address: string, toke
       if (!s.allowPrivate && !isPublicAddress(first)) {
         return { ok: false, hops, error: `redirect target ${host} resolves to the private address ${first}`, fix: 'the CA refuses to connect to private, loopback or reserved addresses: give the master a public address, or use --mode proxy (a lab: --allow-private)' }
       }
+      // The CA dials the first AAAA (else the first A) of a redirect target, with no IPv4 fallback.
       target = first
+      noFallback = isIP(first) === 6 ? addresses.find((a) => isIP(a) === 4) : undefined
       continue
     }
     const verdict = judgeAnswer(got.status, got.body, expected, got.contentType)

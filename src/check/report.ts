@@ -8,6 +8,8 @@ export interface AddressReport {
   /** Set when the concurrent requests for this address did not all get the same answer. */
   readonly disagreement?: string
   readonly fix?: string
+  /** A private, loopback or reserved address: the CA cannot connect to it. */
+  readonly private?: boolean
 }
 
 export interface NameReport {
@@ -16,6 +18,16 @@ export interface NameReport {
   readonly addresses: readonly AddressReport[]
   readonly error?: string
   readonly fix?: string
+  /** What passes here but deserves a look (softer discrepancies, IP identifiers). */
+  readonly warnings: readonly string[]
+}
+
+/** One certificate (a line of domains.txt) against its profile's name limit. */
+export interface CertificateReport {
+  readonly names: readonly string[]
+  readonly profile: string
+  readonly limit: number
+  readonly ok: boolean
 }
 
 export interface CheckReport {
@@ -24,6 +36,7 @@ export interface CheckReport {
   readonly expected: string
   readonly notes: readonly string[]
   readonly names: readonly NameReport[]
+  readonly certificates: readonly CertificateReport[]
 }
 
 export function toJson (r: CheckReport): string {
@@ -36,13 +49,17 @@ export function toText (r: CheckReport, colour: boolean): string {
   const out: string[] = []
   for (const note of r.notes) out.push(paint('33', `note: ${note}`))
   out.push(`probe token ${r.token}`, '')
+  for (const c of r.certificates.filter((x) => !x.ok)) {
+    out.push(`${verdict(false)} certificate ${c.names[0] ?? ''}: ${c.names.length} names, over the ${c.limit} the ${c.profile} profile takes`, `  fix: split the line in domains.txt into certificates of at most ${c.limit} names`, '')
+  }
   for (const n of r.names) {
     out.push(`${verdict(n.ok)} ${paint('1', n.name)}`)
     if (n.error !== undefined) out.push(`  ${n.error}`)
     if (n.fix !== undefined) out.push(`  fix: ${n.fix}`)
+    for (const w of n.warnings) out.push(`  ${paint('33', `warning: ${w}`)}`)
     for (const a of n.addresses) {
       const why = a.disagreement ?? a.result.error
-      out.push(`  ${verdict(a.ok)} ${a.address}${why === undefined ? '' : `: ${why}`}`)
+      out.push(`  ${verdict(a.ok)} ${a.address}${a.private === true ? ' (private: the CA cannot connect here)' : ''}${why === undefined ? '' : `: ${why}`}`)
       for (const [i, h] of a.result.hops.entries()) {
         const status = h.status === undefined ? 'no answer' : String(h.status)
         out.push(`    ${i + 1}. GET ${h.url} via ${h.address} → ${status}${h.location === undefined ? '' : ` Location: ${h.location}`} (${h.ms} ms)`)
@@ -53,6 +70,8 @@ export function toText (r: CheckReport, colour: boolean): string {
     out.push('')
   }
   const failed = r.names.filter((n) => !n.ok).length
+  const over = r.certificates.filter((c) => !c.ok).length
   out.push(failed === 0 ? paint('32;1', `all ${r.names.length} names pass`) : paint('31;1', `${failed} of ${r.names.length} names fail`))
+  if (over > 0) out.push(paint('31;1', `${over} certificate(s) over the profile's name limit`))
   return out.join('\n') + '\n'
 }

@@ -1,11 +1,12 @@
 // What Let's Encrypt's validator accepts, as pure functions: redirects, addresses, bodies, and fixes.
+import { createRequire } from 'node:module'
 import { BlockList, isIP } from 'node:net'
+import { BOULDER_BODY_LIMIT } from '../core/outcome.js'
 
 /** Boulder follows only these; 303 is refused. */
 export const REDIRECT_STATUSES = new Set([301, 302, 307, 308])
 export const MAX_REDIRECTS = 10
-/** Boulder reads at most 128 bytes and fails at that size. */
-export const MAX_BODY = 128
+export const MAX_BODY = BOULDER_BODY_LIMIT
 const MAX_PATH = 2000
 
 const reserved = new BlockList()
@@ -18,6 +19,23 @@ for (const [net, bits] of [
   ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
   ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]
 ] as const) reserved.addSubnet(net, bits, 'ipv6')
+
+/** IANA's root zone (the npm package tlds): Boulder refuses a redirect to a name outside it. */
+const TLDS = new Set(createRequire(import.meta.url)('tlds') as string[])
+/** RFC 6761 special-use names: never delegated, so no real CA validates them; lab setups use them. */
+const SPECIAL_USE = new Set(['test', 'example', 'invalid', 'localhost'])
+
+/** Why the CA would refuse a redirect to this host name (not an IP literal), or undefined. */
+export function nameProblem (host: string): string | undefined {
+  const tld = host.replace(/\.$/, '').split('.').at(-1)?.toLowerCase() ?? ''
+  if (TLDS.has(tld) || SPECIAL_USE.has(tld)) return undefined
+  return `.${tld} is not a top-level domain of the public DNS`
+}
+
+/** The way out when the CA cannot reach a name over HTTP at all: a DNS challenge. */
+export function dnsAlternative (name: string): string {
+  return `or validate ${name} with DNS-01 (a TXT record _acme-challenge.${name} per order) or dns-persist-01 (one static TXT record _validation-persist.${name}, bound to the ACME account)`
+}
 
 export function isPublicAddress (address: string): boolean {
   // IPv4-mapped IPv6 is judged by its IPv4 address (a ::ffff:0:0/96 rule would also catch every IPv4).
@@ -59,6 +77,10 @@ export function followRedirect (from: URL, status: number, location: string | un
   if (host.endsWith('.well-known')) return { ok: false, error: `redirect to host ${host}`, fix: 'the Location lacks the "/" after the host name' }
   if (isIP(host) !== 0 && !allowPrivate && !isPublicAddress(host)) {
     return { ok: false, error: `redirect to the private address ${host}`, fix: 'the CA refuses private addresses: point --master at a public name, or use --mode proxy' }
+  }
+  const badName = isIP(host) === 0 ? nameProblem(host) : undefined
+  if (badName !== undefined) {
+    return { ok: false, error: `redirect to ${host}: ${badName}`, fix: 'the CA follows redirects only to names under a public top-level domain: point --master at such a name, or use --mode proxy (the CA then never sees the master)' }
   }
   if (url.pathname.length > MAX_PATH) return { ok: false, error: 'redirect path over 2000 bytes', fix: 'shorten the Location path' }
   if (seen.length > MAX_REDIRECTS) return { ok: false, error: `more than ${MAX_REDIRECTS} redirects`, fix: 'redirect once, straight to the master' }

@@ -33,7 +33,8 @@ export function parseTarget (raw: string): Target {
   }
   const end = path.search(/[?#]/)
   if (end >= 0) path = path.slice(0, end)
-  if (path === CHALLENGE_PREFIX || path === CHALLENGE_PREFIX + '/') return { kind: 'challenge', token: undefined, authority }
+  // Without the trailing slash it is not the challenge path (SPEC: every other path is the maintenance page).
+  if (path === CHALLENGE_PREFIX + '/') return { kind: 'challenge', token: undefined, authority }
   if (!path.startsWith(CHALLENGE_PREFIX + '/')) return { kind: 'other', authority }
   const token = path.slice(CHALLENGE_PREFIX.length + 1)
   return { kind: 'challenge', token: isToken(token) ? token : undefined, authority }
