@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // Entry point: traps signals first, turns on Node's compile cache where there is one (Node 22+), then runs the command line.
 import module from 'node:module'
 import { trapSignals } from './serve/signals.js'

@@ -1,7 +1,7 @@
 // npm packaging: the tarball holds only what runs, and a global install into an empty prefix works.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { get, listenPort, tempDir } from './helpers.js'
@@ -43,6 +43,8 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
     })
     child.on('exit', (code) => reject(new Error(`exited ${String(code)}`)))
   })
+  // The installed command runs node with the small young generation, whoever starts it (see cli.ts's first line).
+  assert.match(readFileSync(`/proc/${child.pid ?? 0}/cmdline`, 'utf8'), /--max-semi-space-size=2/)
   const res = await get({ host: '127.0.0.11', port: listenPort(JSON.parse(line) as Record<string, unknown>) }, '/.well-known/acme-challenge/tok', { host: 'x' })
   assert.equal(res.text, 'installed.answer')
 })
