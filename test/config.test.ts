@@ -93,3 +93,15 @@ test('a reload applies what it can and names what only a restart changes, max-he
   assert.equal((await get(r, '/', { host: 'x' })).headers['retry-after'], '120')
   assert.deepEqual(RESTART_ONLY, ['listen', 'logFile', 'user', 'group', 'maxHeaderSize'])
 })
+
+test('the serve fast path parses like the full command line, and hands everything else to yargs', async () => {
+  const { serveFlags } = await import('../src/commands.js')
+  assert.deepEqual(serveFlags(['--listen', '127.0.0.1:80', '--listen', '[::1]:80', '--master=m.example.com', '--mode', 'proxy']),
+    { listen: ['127.0.0.1:80', '[::1]:80'], master: ['m.example.com'], mode: 'proxy' })
+  assert.deepEqual(serveFlags(['serve', '--retry-after', '60']), { 'retry-after': '60' })
+  assert.deepEqual(serveFlags(['--max-connections=-1', '--listen', '']), { 'max-connections': '-1', listen: [''] })
+  assert.deepEqual(serveFlags([]), {})
+  for (const args of [['check', 'x'], ['thumbprint'], ['--help'], ['-h'], ['--version'], ['--no-such-flag'], ['extra'], ['--', 'x'], ['serve', '--help']]) {
+    assert.equal(serveFlags(args), undefined, args.join(' '))
+  }
+})
