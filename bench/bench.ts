@@ -1,5 +1,5 @@
 // npm run bench [-- --quick]: acme-responder against nginx (1 worker) and a constant node:http server,
-// same core, same load, interleaved rounds; prints a table and writes bench/results/.
+// same core, same load, interleaved rounds, then the footprint of each; prints tables, writes bench/results/.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
@@ -13,6 +13,9 @@ const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 1 : 3
 const SECONDS = quick ? 2 : 5
 const P = '/.well-known/acme-challenge/'
+const CEILING = 'node:http constant'
+const NGINX = 'nginx 1 worker'
+const ME = 'acme-responder'
 
 interface Answer { name: string, path: string, host: string, check: (r: { status: number, body: string, location?: string }) => boolean, expectNon2xx: boolean }
 const ANSWERS: Answer[] = [
@@ -20,6 +23,9 @@ const ANSWERS: Answer[] = [
   { name: 'redirect 302', path: `${P}missing`, host: 'mail.example.com', check: (r) => r.status === 302 && r.location === `http://www.example.com${P}missing`, expectNon2xx: false },
   { name: 'maintenance 503', path: '/', host: 'www.example.com', check: (r) => r.status === 503, expectNon2xx: true }
 ]
+
+/** Each server, how to start it, and the answer that proves it is up (the constant server answers "ok" anywhere). */
+interface Kind { name: string, start: (port: number) => Served, body: string }
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -35,32 +41,68 @@ function ensure (pkg: string, cmd: string): boolean {
   return has(cmd)
 }
 
-async function startup (dir: string): Promise<number> {
+const settle = (): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, 500))
+
+async function up (k: Kind): Promise<Served> {
+  const s = k.start(await freePort())
+  await waitUp(s.port, P + TOKEN, 200)
+  return s
+}
+
+/** Spawn → first correct token answer, median of five. */
+async function startup (k: Kind): Promise<number> {
   const times: number[] = []
   for (let i = 0; i < 5; i++) {
     const port = await freePort()
     const t0 = performance.now()
-    const s = acmeResponder(port, dir)
+    const s = k.start(port)
     await waitUp(port, P + TOKEN, 200)
     times.push(performance.now() - t0)
     s.stop()
+    await settle()
   }
   return median(times)
 }
 
 /** Opens n keep-alive connections, each answered once, and keeps them open. */
-async function idleConnections (port: number, n: number): Promise<{ sockets: Socket[], answered: number }> {
+async function idleConnections (port: number, n: number, body: string): Promise<{ sockets: Socket[], answered: number }> {
   const sockets: Socket[] = []
   let answered = 0
   for (let i = 0; i < n; i += 250) {
     await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => new Promise<void>((resolve) => {
       const s = connect(port, '127.0.0.1', () => s.write(`GET ${P}${TOKEN} HTTP/1.1\r\nHost: www.example.com\r\n\r\n`))
       s.on('error', () => resolve())
-      s.once('data', (d: Buffer) => { if (d.toString().includes(KEY_AUTH)) answered++; resolve() })
+      s.once('data', (d: Buffer) => { if (d.toString().includes(body)) answered++; resolve() })
       sockets.push(s)
     })))
   }
   return { sockets, answered }
+}
+
+interface Footprint { startupMs: number, idleKb: number, peakKb: Record<string, number>, heldKb: number, held: string }
+
+async function footprint (k: Kind): Promise<Footprint> {
+  const startupMs = await startup(k)
+  const idle = await up(k)
+  await settle()
+  const idleKb = rssKb(idle.pid, 'VmRSS')
+  idle.stop()
+  // Peak memory per answer: a fresh server each, so one answer's peak does not hide another's.
+  const peakKb: Record<string, number> = {}
+  for (const a of ANSWERS) {
+    const s = await up(k)
+    wrk(s.port, a.path, a.host, SECONDS)
+    peakKb[a.name] = rssKb(s.pid, 'VmHWM')
+    s.stop()
+  }
+  const s = await up(k)
+  const { sockets, answered } = await idleConnections(s.port, 5000, k.body)
+  await settle()
+  const heldKb = rssKb(s.pid, 'VmRSS')
+  const still = (await status(s.port, P + TOKEN)).body === k.body
+  for (const sock of sockets) sock.destroy()
+  s.stop()
+  return { startupMs, idleKb, peakKb, heldKb, held: `${answered} answered${still ? '' : ', NOT answering after'}` }
 }
 
 async function main (): Promise<void> {
@@ -74,20 +116,24 @@ async function main (): Promise<void> {
   const dir = join(webroot, '.well-known', 'acme-challenge')
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, TOKEN), KEY_AUTH)
+  let nginxRun = 0
+  const kinds: Kind[] = [
+    // As the targets were set: no log line per request (--log-level warn), so the gaps are not the log's.
+    { name: ME, start: (port) => acmeResponder(port, dir, ['--log-level', 'warn', '--keep-alive-timeout', '120000']), body: KEY_AUTH },
+    { name: CEILING, start: ceiling, body: 'ok' },
+    ...withNginx ? [{ name: NGINX, start: (port: number) => { const d = join(work, `nginx-${nginxRun++}`); mkdirSync(d); return nginx(port, webroot, d) }, body: KEY_AUTH }] : []
+  ]
 
-  const servers: Served[] = [acmeResponder(await freePort(), dir), ceiling(await freePort())]
-  if (withNginx) servers.push(nginx(await freePort(), webroot, work))
+  const servers: Served[] = []
   const results = new Map<string, Load[]>()
   try {
-    for (const s of servers) await waitUp(s.port, '/', s.name.startsWith('node:http') ? 200 : 503)
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    const idleRss = rssKb(servers[0]?.pid ?? 0, 'VmRSS')
+    for (const k of kinds) servers.push(await up(k))
     // Warm-up, not recorded: every server gets its JIT and caches hot before the rounds.
     for (const s of servers) for (const a of ANSWERS) wrk(s.port, a.path, a.host, 1)
     for (let round = 0; round < ROUNDS; round++) {
       for (const a of ANSWERS) {
         for (const s of servers) {
-          const constant = s.name.startsWith('node:http')
+          const constant = s.name === CEILING
           if (!constant && !a.check(await status(s.port, a.path, a.host))) throw new Error(`${s.name} answers ${a.name} wrongly before load`)
           const load = wrk(s.port, a.path, a.host, SECONDS)
           const wrong = constant ? 0 : a.expectNon2xx ? load.requests - load.non2xx3xx : load.non2xx3xx
@@ -98,43 +144,57 @@ async function main (): Promise<void> {
         }
       }
     }
-    const peak = new Map(servers.map((s) => [s.name, rssKb(s.pid, 'VmHWM')]))
     for (const s of servers) s.stop()
-
-    const startupMs = await startup(dir)
-    const port = await freePort()
-    const held = acmeResponder(port, dir, ['--keep-alive-timeout', '120000', '--log-level', 'warn'])
-    await waitUp(port, P + TOKEN, 200)
-    const { sockets, answered } = await idleConnections(port, 5000)
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    const heldRss = rssKb(held.pid, 'VmRSS')
-    const stillAnswers = (await status(port, P + TOKEN)).body === KEY_AUTH
-    for (const s of sockets) s.destroy()
-    held.stop()
+    servers.length = 0
+    const prints = new Map<string, Footprint>()
+    for (const k of kinds) prints.set(k.name, await footprint(k))
 
     const lines: string[] = []
     const row = (cells: string[]): void => { lines.push(`| ${cells.join(' | ')} |`) }
     lines.push(`acme-responder benchmark (${quick ? 'quick' : 'full'}: ${ROUNDS} round(s) of ${SECONDS} s, wrk -t1 -c64 on CPU 1, servers on CPU 0), node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}`, '')
-    row(['answer', 'server', 'rps', 'p50 ms', 'p99 ms', 'peak RSS MB', '× ceiling', '× nginx'])
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:'])
+    row(['answer', 'server', 'rps', 'p50 ms', 'p99 ms', '× ceiling', '× nginx'])
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:'])
+    const rps = (a: string, name: string): number => median((results.get(`${a}|${name}`) ?? []).map((l) => l.rps))
     for (const a of ANSWERS) {
-      const rps = (name: string): number => median((results.get(`${a.name}|${name}`) ?? []).map((l) => l.rps))
-      for (const s of servers) {
-        const loads = results.get(`${a.name}|${s.name}`) ?? []
-        const r = rps(s.name)
-        row([a.name, s.name, r.toFixed(0), median(loads.map((l) => l.p50ms)).toFixed(2), median(loads.map((l) => l.p99ms)).toFixed(2),
-          ((peak.get(s.name) ?? 0) / 1024).toFixed(1), (r / rps('node:http constant')).toFixed(2), withNginx ? (r / rps('nginx 1 worker')).toFixed(2) : '-'])
+      for (const k of kinds) {
+        const loads = results.get(`${a.name}|${k.name}`) ?? []
+        const r = rps(a.name, k.name)
+        row([a.name, k.name, r.toFixed(0), median(loads.map((l) => l.p50ms)).toFixed(2), median(loads.map((l) => l.p99ms)).toFixed(2),
+          (r / rps(a.name, CEILING)).toFixed(2), withNginx ? (r / rps(a.name, NGINX)).toFixed(2) : '-'])
       }
     }
-    lines.push('', `startup (spawn → first correct token answer): ${startupMs.toFixed(0)} ms (target ≤ 150)`)
-    lines.push(`idle RSS: ${(idleRss / 1024).toFixed(1)} MB (target ≤ 50)`)
-    lines.push(`5,000 idle keep-alive connections: ${answered} answered, RSS ${(heldRss / 1024).toFixed(1)} MB (target ≤ 110), still answering: ${String(stillAnswers)}`)
+    // Every figure of the targets side by side, the ratio taken against the node:http ceiling (or nginx).
+    const mb = (kb: number | undefined): string => ((kb ?? 0) / 1024).toFixed(1)
+    const me = prints.get(ME)
+    const node = prints.get(CEILING)
+    const gx = prints.get(NGINX)
+    const figure = (name: string, mine: number, theirs: number, nginxValue: number | undefined, unit: (v: number) => string, ratio: number, target: string, met: boolean): void => {
+      row([name, unit(mine), unit(theirs), nginxValue === undefined ? '-' : unit(nginxValue), `${ratio.toFixed(2)}×`, target, met ? 'yes' : 'no'])
+    }
+    lines.push('', '| figure | acme-responder | node:http | nginx | ratio | target | met |', '| --- | ---: | ---: | ---: | ---: | --- | --- |')
+    const tRatio = withNginx ? rps('token 200', ME) / rps('token 200', NGINX) : NaN
+    row(['token 200, rps', rps('token 200', ME).toFixed(0), rps('token 200', CEILING).toFixed(0), withNginx ? rps('token 200', NGINX).toFixed(0) : '-', `${tRatio.toFixed(2)}× nginx`, '≥ 1.0× nginx', tRatio >= 1 ? 'yes' : 'no'])
+    const rRatio = rps('redirect 302', ME) / rps('redirect 302', CEILING)
+    row(['redirect 302, rps', rps('redirect 302', ME).toFixed(0), rps('redirect 302', CEILING).toFixed(0), withNginx ? rps('redirect 302', NGINX).toFixed(0) : '-', `${rRatio.toFixed(2)}×`, '≥ 0.85× node', rRatio >= 0.85 ? 'yes' : 'no'])
+    const mRatio = rps('maintenance 503', ME) / rps('maintenance 503', CEILING)
+    row(['maintenance 503, rps', rps('maintenance 503', ME).toFixed(0), rps('maintenance 503', CEILING).toFixed(0), withNginx ? rps('maintenance 503', NGINX).toFixed(0) : '-', `${mRatio.toFixed(2)}×`, '≥ 0.95× node', mRatio >= 0.95 ? 'yes' : 'no'])
+    if (me !== undefined && node !== undefined) {
+      const mbCell = (v: number): string => `${mb(v)} MB`
+      figure('idle RSS', me.idleKb, node.idleKb, gx?.idleKb, mbCell, me.idleKb / node.idleKb, '≤ 1.15× node', me.idleKb / node.idleKb <= 1.15)
+      for (const a of ANSWERS) {
+        const mine = me.peakKb[a.name] ?? 0
+        const theirs = node.peakKb[a.name] ?? 1
+        figure(`peak RSS, ${a.name} load`, mine, theirs, gx?.peakKb[a.name], mbCell, mine / theirs, '≤ 1.1× node', mine / theirs <= 1.1)
+      }
+      figure(`5,000 idle keep-alive connections (${me.held})`, me.heldKb, node.heldKb, gx?.heldKb, mbCell, me.heldKb / node.heldKb, '≤ 1.05× node', me.heldKb / node.heldKb <= 1.05)
+      figure('start → first token answer', me.startupMs, node.startupMs, gx?.startupMs, (v) => `${v.toFixed(0)} ms`, me.startupMs / node.startupMs, '≤ 1.5× node', me.startupMs / node.startupMs <= 1.5)
+    }
     const text = lines.join('\n') + '\n'
     process.stdout.write('\n' + text)
     const out = new URL('../../bench/results/', import.meta.url).pathname
     mkdirSync(out, { recursive: true })
     writeFileSync(join(out, quick ? 'quick.md' : 'full.md'), text)
-    writeFileSync(join(out, quick ? 'quick.json' : 'full.json'), JSON.stringify({ quick, rounds: ROUNDS, seconds: SECONDS, startupMs, idleRss, heldRss, answered, results: Object.fromEntries(results) }, null, 2))
+    writeFileSync(join(out, quick ? 'quick.json' : 'full.json'), JSON.stringify({ quick, rounds: ROUNDS, seconds: SECONDS, footprint: Object.fromEntries(prints), results: Object.fromEntries(results) }, null, 2))
     console.log(`results written to ${out}`)
   } finally {
     for (const s of servers) s.stop()

@@ -42,18 +42,19 @@ function start (name: string, port: number, cmd: string[], pidOf: (c: ChildProce
 }
 
 /**
- * As operators run it: the V8 flag the service files set, default log level (a line per challenge
- * request), to a file.
+ * As operators run it: the V8 flag every launch path sets, a log file; `extra` may set the log level
+ * (the throughput rows use warn, as the targets were set without a line per request).
  */
 export function acmeResponder (port: number, challengeDir: string, extra: string[] = []): Served {
   return start('acme-responder', port, [NODE, ...SERVICE_NODE_FLAGS, CLI, '--listen', `127.0.0.1:${port}`, '--challenge-dir', challengeDir,
     '--master', 'www.example.com', '--log-file', join(dirname(challengeDir), `acme-responder-${port}.log`), ...extra])
 }
 
-/** The node:http ceiling: the least a node:http server can do per request. */
+/** The node:http ceiling: the least a node:http server can do per request, with the same V8 flags. */
 export function ceiling (port: number): Served {
-  const code = `require('node:http').createServer((q, s) => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }); s.end('ok') }).listen(${port}, '127.0.0.1')`
-  return start('node:http constant', port, [NODE, '-e', code])
+  // Idle keep-alive connections are held as long as acme-responder holds them in the footprint rows.
+  const code = `const srv = require('node:http').createServer((q, s) => { s.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }); s.end('ok') }); srv.keepAliveTimeout = 120000; srv.listen(${port}, '127.0.0.1')`
+  return start('node:http constant', port, [NODE, ...SERVICE_NODE_FLAGS, '-e', code])
 }
 
 /** nginx with one worker: try_files for the token, 302 for a missing one, 503 page for the rest. */
@@ -69,6 +70,8 @@ http {
   access_log ${dir}/nginx-access.log;
   server {
     listen 127.0.0.1:${port} reuseport;
+    keepalive_timeout 120s;
+    keepalive_requests 100000;
     location /.well-known/acme-challenge/ {
       root ${webroot};
       default_type application/jose+json;

@@ -3,7 +3,11 @@ import type { Fixed, Reply } from './outcome.js'
 
 export interface Answer {
   readonly status: number
-  readonly headers: Readonly<Record<string, string>>
+  /**
+   * Name, value, name, value…: node:http writes a flat array straight into the header block, where an
+   * object is first copied into the response's header map, header by header, on every response.
+   */
+  readonly headers: readonly string[]
   /**
    * The exact bytes as a latin1 string: node:http sends a string body in the same write as the
    * header block, where a Buffer body costs a second chunk (writev) on every response.
@@ -31,11 +35,14 @@ export const DEFAULT_MAINTENANCE_PAGE = `<!DOCTYPE html>
 `
 
 const COMMON = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }
+const flat = (h: Record<string, string>): string[] => Object.entries(h).flat()
+/** A redirect's headers but its Location, built once: per request only the Location is added. */
+const REDIRECT_HEADERS = flat({ ...COMMON, 'content-length': '0' })
 
 function answer (status: number, headers: Record<string, string>, body: Buffer): Answer {
   return Object.freeze({
     status,
-    headers: Object.freeze({ ...COMMON, ...headers, 'content-length': String(body.length) }),
+    headers: Object.freeze(flat({ ...COMMON, ...headers, 'content-length': String(body.length) })),
     body: body.toString('latin1')
   })
 }
@@ -84,7 +91,7 @@ export function buildAnswers (settings: AnswerSettings, maintenancePage: Buffer)
         case 'fixed': return fixed[reply.name]
         case 'token': return token(reply.body)
         // Built per request (Location varies), so without the spread and freeze of the fixed answers.
-        case 'redirect': return { status: redirectStatus, headers: { ...COMMON, location: reply.location, 'content-length': '0' }, body: '' }
+        case 'redirect': return { status: redirectStatus, headers: [...REDIRECT_HEADERS, 'location', reply.location], body: '' }
       }
     }
   })

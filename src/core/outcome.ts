@@ -45,16 +45,19 @@ export interface Outcome {
 export type Challenge = Extract<Decision, { kind: 'challenge' }>
 
 const fixed = (outcome: string, name: Fixed, log: 'line' | 'count' = 'line'): Outcome =>
-  ({ outcome, reply: { kind: 'fixed', name }, log, level: 'info', msg: 'challenge request' })
+  Object.freeze({ outcome, reply: Object.freeze({ kind: 'fixed', name }), log, level: 'info', msg: 'challenge request' })
+
+// The same for every request: built once (the maintenance page is all the traffic when Apache is down).
+const SETTLED = {
+  maintenance: fixed('maintenance', 'maintenance', 'count'),
+  'bad-request': fixed('bad-request', 'badRequest', 'count'),
+  'method-not-allowed': fixed('method-not-allowed', 'methodNotAllowed'),
+  'invalid-token': fixed('invalid-token', 'invalidToken')
+} as const
 
 /** Step 1: a decision that needs no lookup is already an outcome. */
 export function settled (d: Exclude<Decision, Challenge>): Outcome {
-  switch (d.kind) {
-    case 'maintenance': return fixed('maintenance', 'maintenance', 'count')
-    case 'bad-request': return fixed('bad-request', 'badRequest', 'count')
-    case 'method-not-allowed': return fixed('method-not-allowed', 'methodNotAllowed')
-    case 'invalid-token': return fixed('invalid-token', 'invalidToken')
-  }
+  return SETTLED[d.kind]
 }
 
 /** Step 2: the lookup's result; 'proxy' when the masters must be asked (then step 3). */

@@ -44,9 +44,11 @@ interface Request {
   readonly rt: Runtime
   readonly facts: RequestFacts
   readonly scan: Scan
-  readonly client: string
   readonly started: number
 }
+
+/** The budget key of the request's client: computed only for what is logged or fetched. */
+const clientOf = (r: Request): string => clientKey(r.req.socket.remoteAddress)
 
 /** A bug anywhere in the request path becomes this: a 500 and an error line, never a crash. */
 const BUG: Outcome = { outcome: 'error', reply: { kind: 'fixed', name: 'unusable' }, log: 'line', level: 'error', msg: 'unexpected error answering a challenge' }
@@ -58,7 +60,7 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
     if (!r.res.headersSent && !r.res.destroyed) {
       // A request body we do not read would otherwise be drained to keep the connection alive.
       if (r.scan.body) r.res.shouldKeepAlive = false
-      r.res.writeHead(a.status, a.headers)
+      r.res.writeHead(a.status, a.headers as string[])
       if (r.req.method === 'HEAD') r.res.end()
       else r.res.end(a.body, 'latin1')
     }
@@ -68,7 +70,7 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
     }
     // The line is built only when it will be written.
     if (!log.isLevelEnabled(o.level)) return
-    if (!budget.take(r.client)) {
+    if (!budget.take(clientOf(r))) {
       hits.count(`challenge ${o.outcome} (over the log budget)`)
       return
     }
@@ -89,7 +91,7 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
   /** Lookup, then the masters if the core asks for them; synchronous where the file system allows. */
   function resolve (r: Request, d: Challenge): Outcome | Promise<Outcome> {
     const viaMasters = (o: Outcome | 'proxy'): Outcome | Promise<Outcome> =>
-      o !== 'proxy' ? o : r.rt.proxy === undefined ? afterFetch({ kind: 'not-found', tries: [] }) : r.rt.proxy.fetch(d.token, r.client).then(afterFetch)
+      o !== 'proxy' ? o : r.rt.proxy === undefined ? afterFetch({ kind: 'not-found', tries: [] }) : r.rt.proxy.fetch(d.token, clientOf(r)).then(afterFetch)
     const read = r.rt.tokens.lookup(d.token)
     return read instanceof Promise ? read.then((l) => viaMasters(afterLookup(d, l))) : viaMasters(afterLookup(d, read))
   }
@@ -102,7 +104,6 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       rt: runtime(),
       facts: { method: req.method ?? '', target: req.url ?? '', hostHeaders: s.hosts, httpVersion: req.httpVersion, forwarded: s.forwarded },
       scan: s,
-      client: clientKey(req.socket.remoteAddress),
       started: performance.now()
     }
     const d = decide(r.facts, r.rt.policy)
