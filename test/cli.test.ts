@@ -124,7 +124,7 @@ test('SIGHUP reopens the log file and reloads config and page; a bad file keeps 
   const ask = async (): Promise<void> => {
     const before = replies.length
     kept.write(`GET ${P}kept HTTP/1.1\r\nHost: x\r\n\r\n`)
-    for (let i = 0; i < 50 && replies.length === before; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    await waitFor(() => replies.length > before, 'the answer on the kept connection')
   }
   await ask()
   assert.match(replies.join(''), /^HTTP\/1\.1 302/)
