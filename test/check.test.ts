@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, watch, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { test } from 'node:test'
-import { parseDomainsTxt } from '../src/check/domains-txt.js'
+import { parseCertificates, parseDomainsTxt, profileIn } from '../src/check/domains-txt.js'
 import { followRedirect, isPublicAddress, judgeAnswer, nameProblem } from '../src/check/rules.js'
 import type { CheckReport } from '../src/check/report.js'
 import { CLI, has, httpServer, spawnCli, startResponder, tempDir, waitFor, type Running } from './helpers.js'
@@ -168,6 +168,10 @@ test('--token/--expect probe a token placed on the master; usage errors exit 2',
 test('domains.txt parsing', () => {
   assert.deepEqual(parseDomainsTxt('# certs\nexample.com www.example.com > main\n\nmail.example.com  imap.example.com # mail\n  Mysql.example.com\nwww.example.com\n'),
     ['example.com', 'www.example.com', 'mail.example.com', 'imap.example.com', 'mysql.example.com'])
+  assert.deepEqual(parseCertificates('a.example b.example > main\nc.example\n').map((c) => [c.name, c.names.length]), [['main', 2], ['c.example', 1]])
+  assert.equal(profileIn('CA="x"\nPROFILE="shortlived"\n'), 'shortlived')
+  assert.equal(profileIn("export PROFILE='tlsserver' # short\n"), 'tlsserver')
+  assert.equal(profileIn('#PROFILE="classic"\nPROFILE=\n'), undefined)
 })
 
 test('validator rules', () => {
@@ -258,6 +262,12 @@ test('each line of domains.txt against the profile\'s name limit: 26 names fit c
   const report = JSON.parse(strict.out) as CheckReport
   assert.deepEqual(report.certificates.map((c) => [c.names.length, c.limit, c.ok]), [[26, 25, false], [2, 25, true]])
   assert.ok(report.names.every((n) => n.ok), 'every name itself passes')
+  // dehydrated's per-certificate config (certs/<alias>/config) names the profile that certificate uses.
+  mkdirSync(join(dir, 'certs', 'big'), { recursive: true })
+  writeFileSync(join(dir, 'certs', 'big', 'config'), 'KEY_ALGO=secp384r1\nPROFILE="classic" # many names\n')
+  const perCert = await check([...args, '--profile', 'tlsserver'])
+  assert.equal(perCert.code, 0, perCert.out)
+  assert.deepEqual((JSON.parse(perCert.out) as CheckReport).certificates.map((c) => [c.profile, c.ok]), [['classic', true], ['tlsserver', true]])
 })
 
 test('IP address identifiers: the IP is dialled and sent as Host, bracketed for IPv6, with a shortlived-profile warning', async (t) => {

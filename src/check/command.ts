@@ -1,7 +1,7 @@
 // The check command's shell: reads its arguments and names, runs the check, prints, returns the exit code.
 import { readFile } from 'node:fs/promises'
-import { PROFILE_LIMITS, runCheck, CheckUsageError } from './check.js'
-import { parseCertificates } from './domains-txt.js'
+import { PROFILE_LIMITS, runCheck, CheckUsageError, type Profile } from './check.js'
+import { dehydratedProfiles, parseCertificates } from './domains-txt.js'
 import { toJson, toText, type CertificateReport } from './report.js'
 import { parseResolve } from './resolve.js'
 import { wholeNumber } from '../config/config.js'
@@ -19,16 +19,20 @@ function number (args: CheckArgs, name: keyof typeof CHECK_NUMBERS): number {
 export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStream): Promise<number> {
   const config = await loadConfig(src)
   const names = [...args.names ?? []]
-  const profile = args.profile ?? 'classic'
-  const limit = PROFILE_LIMITS[profile]
   let certificates: CertificateReport[] = []
   if (args['domains-txt'] !== undefined) {
     const text = await readFile(args['domains-txt'], 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new CheckUsageError(`cannot read --domains-txt ${args['domains-txt'] ?? ''}: ${err.code ?? err.message}`)
     })
     const certs = parseCertificates(text)
-    certificates = certs.map((c) => ({ names: c, profile, limit, ok: c.length <= limit }))
-    names.push(...new Set(certs.flat().filter((n) => !names.includes(n))))
+    // dehydrated's own setting for a certificate wins; then --profile; then its main config; then classic.
+    const found = await dehydratedProfiles(args['domains-txt'], certs)
+    certificates = certs.map((c) => {
+      const profile = found.perCert.get(c.name) ?? args.profile ?? found.main ?? 'classic'
+      const limit = PROFILE_LIMITS[profile as Profile] as number | undefined
+      return { names: c.names, profile, limit: limit ?? 0, ok: limit === undefined || c.names.length <= limit }
+    })
+    names.push(...new Set(certs.flatMap((c) => c.names).filter((n) => !names.includes(n))))
   }
   if (names.length === 0) throw new CheckUsageError('name at least one domain to check, or --domains-txt')
   let overrides
