@@ -6,11 +6,6 @@ import type { SignalGate } from './serve/signals.js'
 
 export type Command = 'serve' | 'check' | 'thumbprint'
 
-/** A command-line mistake (unknown flag, missing value): exit 2 like invalid configuration. */
-export class UsageError extends Error {
-  readonly exitCode = 2
-}
-
 /**
  * Prints one line and exits. Errors carry their exit status: 2 for invalid configuration or usage,
  * 1 for a listener or privilege failure; anything else is 1.

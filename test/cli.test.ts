@@ -4,19 +4,13 @@ import { chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSyn
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { get, httpServer, listenPort, runCli, spawnCli, startCli, tempDir, waitFor } from './helpers.js'
+import { get, httpServer, listenPort, oneLine, runCli, spawnCli, startCli, tempDir, waitFor } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
 const isRoot = process.getuid?.() === 0
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}, uid?: number): ReturnType<typeof runCli> => runCli(args, env, uid === undefined ? {} : { uid, gid: uid })
-
-function oneLine (s: string): string {
-  const lines = s.trimEnd().split('\n')
-  assert.equal(lines.length, 1, `expected one line, got: ${s}`)
-  return lines[0] ?? ''
-}
 
 test('--help and --version', async () => {
   const help = await run(['--help'])

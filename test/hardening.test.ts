@@ -7,19 +7,13 @@ import { Agent, request } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { get, httpServer, runCli, spawnCli, startCli, startResponder, tempDir, waitFor } from './helpers.js'
+import { get, httpServer, oneLine, runCli, spawnCli, startCli, startResponder, tempDir, waitFor } from './helpers.js'
 import { freePort } from './ports.js'
 
 const P = '/.well-known/acme-challenge/'
 const isRoot = process.getuid?.() === 0
 const rootOnly = { skip: isRoot ? false : 'needs root (the suite runs as root in CI)' }
 const random = (): string => randomBytes(24).toString('base64url')
-
-function oneLine (s: string): string {
-  const lines = s.trimEnd().split('\n')
-  assert.equal(lines.length, 1, `expected one line, got: ${s}`)
-  return lines[0] ?? ''
-}
 
 test('proxy mode: a flood of random tokens from one address does not fail the CA\'s requests from others', async (t) => {
   const REAL = random()

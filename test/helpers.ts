@@ -167,12 +167,25 @@ export async function startCli (args: string[], env: NodeJS.ProcessEnv = {}, opt
 }
 
 /** Waits until cond() holds, checking every 25 ms; a generous bound, as CI machines are shared. */
-export async function waitFor (cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+/**
+ * Waits until cond() holds (a condition that throws or rejects counts as not yet), checking every 25 ms;
+ * resolves with the milliseconds it took. `detail` adds what to show when it times out.
+ */
+export async function waitFor (cond: () => boolean | Promise<boolean>, what: string, ms = 20_000, detail: () => string = () => ''): Promise<number> {
+  const t0 = Date.now()
+  const holds = async (): Promise<boolean> => { try { return await cond() } catch { return false } }
+  while (!await holds()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail()}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+  return Date.now() - t0
+}
+
+/** The one line a failing command printed (errors are always one line). */
+export function oneLine (s: string): string {
+  const lines = s.trimEnd().split('\n')
+  if (lines.length !== 1) throw new Error(`expected one line, got: ${s}`)
+  return lines[0] ?? ''
 }
 
 /**

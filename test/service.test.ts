@@ -51,22 +51,19 @@ test('rc.d script under a model of rc.subr and daemon(8): start, status, reload,
   const pidOf = (f: string): number => Number(readFileSync(join(run, f), 'utf8').trim())
   const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
   const answers = async (): Promise<boolean> => get({ host: '127.0.3.60', port }, P + 'tok', { host: 'mail.example.com' }).then((r) => r.text === 'tok.from-rc', () => false)
-  const serving = async (what: string): Promise<void> => {
-    const deadline = Date.now() + 20_000
-    while (!await answers()) {
-      if (Date.now() > deadline) throw new Error(`not answering ${what}; program output: ${readFileSync(join(logs, 'daemon-output.log'), 'utf8')}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
+  const serving = (what: string): Promise<number> => waitFor(answers, `answers ${what}`, 20_000, () => `; program output: ${readFileSync(join(logs, 'daemon-output.log'), 'utf8')}`)
+  /** start or restart: it succeeds, the program answers, and the two pids are read. */
+  const startedBy = async (cmd: string): Promise<{ supervisor: number, child: number }> => {
+    const r = rc(cmd)
+    assert.equal(r.code, 0, r.out)
+    await serving(`after ${cmd}`)
+    return { supervisor: pidOf('acme_responder.pid'), child: pidOf('acme_responder_child.pid') }
   }
   t.after(() => {
     for (const f of ['acme_responder.pid', 'acme_responder_child.pid']) { try { process.kill(pidOf(f), 'SIGKILL') } catch {} }
   })
 
-  const started = rc('start')
-  assert.equal(started.code, 0, started.out)
-  await serving('after start')
-  const supervisor = pidOf('acme_responder.pid')
-  const child = pidOf('acme_responder_child.pid')
+  const { supervisor, child } = await startedBy('start')
   assert.notEqual(supervisor, child)
   // daemon(8) runs as root; the program bound port 80-style as root and then dropped to nobody.
   assert.match(readFileSync(`/proc/${supervisor}/status`, 'utf8'), /^Uid:\s+0\s/m)
@@ -90,11 +87,7 @@ test('rc.d script under a model of rc.subr and daemon(8): start, status, reload,
   await waitFor(() => existsSync(join(run, 'acme_responder_child.pid')) && pidOf('acme_responder_child.pid') !== child, 'daemon(8) to restart the program')
   await serving('after the restart by daemon(8)')
 
-  const restarted = rc('restart')
-  assert.equal(restarted.code, 0, restarted.out)
-  await serving('after restart')
-  const supervisor2 = pidOf('acme_responder.pid')
-  const child2 = pidOf('acme_responder_child.pid')
+  const { supervisor: supervisor2, child: child2 } = await startedBy('restart')
   assert.notEqual(supervisor2, supervisor)
 
   const stopped = rc('stop')

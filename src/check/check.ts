@@ -4,6 +4,7 @@ import { unlinkSync, writeFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import type { Config } from '../config/config.js'
+import { UsageError } from '../config/error.js'
 import { probe, type ProbeResult } from './probe.js'
 import type { AddressReport, CertificateReport, CheckReport, NameReport } from './report.js'
 import { addressesOf, type Overrides } from './resolve.js'
@@ -31,10 +32,6 @@ export type Profile = keyof typeof PROFILE_LIMITS
 /** check runs in one place; the CA does not. Said once per report. */
 const ONE_PLACE = 'check probes from this host only; the CA validates from its primary and several remote perspectives in other regions, and fails the order when more than one of them fails: a geo-block or a firewall allow-list (Let\'s Encrypt does not publish its addresses) fails there and not here'
 
-export class CheckUsageError extends Error {
-  readonly exitCode = 2
-}
-
 const randomToken = (): string => randomBytes(32).toString('base64url')
 
 interface Probe { token: string, expected: string, file: string | undefined, notes: string[] }
@@ -43,7 +40,7 @@ function placeProbe (config: Config, o: CheckOptions): Probe {
   const tp = config.thumbprints.length === 1 ? config.thumbprints[0] : undefined
   if (o.token !== undefined) {
     const expected = o.expect ?? (tp === undefined ? undefined : `${o.token}.${tp}`)
-    if (expected === undefined) throw new CheckUsageError('--token needs --expect (the key authorization the token file holds)')
+    if (expected === undefined) throw new UsageError('--token needs --expect (the key authorization the token file holds)')
     return { token: o.token, expected, file: undefined, notes: [] }
   }
   const token = randomToken()
@@ -55,7 +52,7 @@ function placeProbe (config: Config, o: CheckOptions): Probe {
   try {
     writeFileSync(file, expected, { mode: 0o644, flag: 'wx' })
   } catch (err) {
-    throw new CheckUsageError(`cannot write the probe into ${config.challengeDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (run as the ACME client's user, or probe with --token/--expect)`)
+    throw new UsageError(`cannot write the probe into ${config.challengeDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (run as the ACME client's user, or probe with --token/--expect)`)
   }
   const notes = config.masters.length > 0
     ? [`this host is a secondary (--master ${config.masters[0]?.url ?? ''}): the probe written to ${config.challengeDir} proves the circuit only if that is the directory the master serves; otherwise place a token on the master and use --token/--expect`]

@@ -1,6 +1,7 @@
 // The check command's shell: reads its arguments and names, runs the check, prints, returns the exit code.
 import { readFile } from 'node:fs/promises'
-import { PROFILE_LIMITS, runCheck, CheckUsageError, type Profile } from './check.js'
+import { UsageError } from '../config/error.js'
+import { PROFILE_LIMITS, runCheck, type Profile } from './check.js'
 import { dehydratedProfiles, parseCertificates } from './domains-txt.js'
 import { toJson, toText, type CertificateReport } from './report.js'
 import { parseResolve } from './resolve.js'
@@ -22,7 +23,7 @@ export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStr
   let certificates: CertificateReport[] = []
   if (args['domains-txt'] !== undefined) {
     const text = await readFile(args['domains-txt'], 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new CheckUsageError(`cannot read --domains-txt ${args['domains-txt'] ?? ''}: ${err.code ?? err.message}`)
+      throw new UsageError(`cannot read --domains-txt ${args['domains-txt'] ?? ''}: ${err.code ?? err.message}`)
     })
     const certs = parseCertificates(text)
     // dehydrated's own setting for a certificate wins; then --profile; then its main config; then classic.
@@ -34,14 +35,14 @@ export async function check (src: Sources, args: CheckArgs, out: NodeJS.WriteStr
     })
     names.push(...new Set(certs.flatMap((c) => c.names).filter((n) => !names.includes(n))))
   }
-  if (names.length === 0) throw new CheckUsageError('name at least one domain to check, or --domains-txt')
+  if (names.length === 0) throw new UsageError('name at least one domain to check, or --domains-txt')
   let overrides
   try {
     overrides = parseResolve(args.resolve ?? [])
   } catch (err) {
-    throw new CheckUsageError((err as Error).message)
+    throw new UsageError((err as Error).message)
   }
-  if (args.token !== undefined && !isToken(args.token)) throw new CheckUsageError(`invalid --token "${args.token}": must be base64url`)
+  if (args.token !== undefined && !isToken(args.token)) throw new UsageError(`invalid --token "${args.token}": must be base64url`)
   const report = await runCheck(config, {
     names,
     overrides,

@@ -2,7 +2,8 @@
 import { isIP } from 'node:net'
 import { CHALLENGE_PREFIX } from '../core/target.js'
 import { failureCode, readUpTo } from '../serve/upstream.js'
-import { connectFix, followRedirect, hostOf, isPublicAddress, judgeAnswer, MAX_BODY, portOf } from './rules.js'
+import { connectFix, followRedirect, hostOf, isPublicAddress, judgeAnswer, portOf } from './rules.js'
+import { BOULDER_BODY_LIMIT } from '../core/outcome.js'
 
 export interface Hop {
   readonly url: string
@@ -61,7 +62,7 @@ async function fetchOnce (undici: Undici, url: URL, address: string, s: ProbeSet
       location: one(res.headers.location),
       contentType: one(res.headers['content-type']),
       server: one(res.headers.server),
-      body: await readUpTo(res.body, MAX_BODY)
+      body: await readUpTo(res.body, BOULDER_BODY_LIMIT)
     }
   } finally {
     client.destroy().catch(() => {})
@@ -110,7 +111,7 @@ export async function probe (undici: Undici, name: string, address: string, toke
       continue
     }
     const verdict = judgeAnswer(got.status, got.body, expected, got.contentType)
-    const body = got.body.toString('utf8').slice(0, MAX_BODY)
+    const body = got.body.toString('utf8').slice(0, BOULDER_BODY_LIMIT)
     return verdict.ok ? { ok: true, hops, body } : { ok: false, hops, body, error: verdict.error, fix: verdict.fix }
   }
 }

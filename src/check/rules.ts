@@ -6,7 +6,6 @@ import { BOULDER_BODY_LIMIT } from '../core/outcome.js'
 /** Boulder follows only these; 303 is refused. */
 export const REDIRECT_STATUSES = new Set([301, 302, 307, 308])
 export const MAX_REDIRECTS = 10
-export const MAX_BODY = BOULDER_BODY_LIMIT
 const MAX_PATH = 2000
 
 const reserved = new BlockList()
@@ -102,7 +101,7 @@ export function judgeAnswer (status: number, body: Buffer, expected: string, con
     }
     return { ok: false, error: `status ${status}`, fix: 'only status 200 passes at Let\'s Encrypt and Pebble' }
   }
-  if (body.length >= MAX_BODY) return { ok: false, error: `body of ${body.length} bytes or more`, fix: `the CA fails bodies of ${MAX_BODY} bytes or more: the token file must hold only the key authorization` }
+  if (body.length >= BOULDER_BODY_LIMIT) return { ok: false, error: `body of ${body.length} bytes or more`, fix: `the CA fails bodies of ${BOULDER_BODY_LIMIT} bytes or more: the token file must hold only the key authorization` }
   const trimmed = text.replace(/[\r\n\t]+$/, '')
   if (trimmed === expected) return { ok: true }
   if (trimmed.trimEnd() === expected) return { ok: false, error: 'body ends in spaces', fix: 'Pebble does not trim trailing spaces: write the key authorization without them' }

@@ -1,4 +1,4 @@
-// The one kind of error invalid configuration raises: it names the option, and exits 2.
+// The errors that exit 2: invalid configuration (naming the option) and command-line misuse.
 
 /** A configuration problem: the message names the option, so it can be printed as the one line. */
 export class ConfigError extends Error {
@@ -8,4 +8,9 @@ export class ConfigError extends Error {
     super(`invalid --${option}: ${problem}`)
     this.name = 'ConfigError'
   }
+}
+
+/** A command-line mistake (unknown flag, missing value, a check without names): exit 2 as well. */
+export class UsageError extends Error {
+  readonly exitCode = 2
 }

@@ -16,7 +16,6 @@ export interface Answer {
 }
 
 export interface Answers {
-  readonly fixed: Readonly<Record<Fixed, Answer>>
   /** The answer a reply of the core stands for; token answers are built once per file content. */
   of (reply: Reply): Answer
 }
@@ -85,7 +84,6 @@ export function buildAnswers (settings: AnswerSettings, maintenancePage: Buffer)
   }
   const redirectStatus = settings.redirectStatus
   return Object.freeze({
-    fixed,
     of (reply: Reply): Answer {
       switch (reply.kind) {
         case 'fixed': return fixed[reply.name]

@@ -6,7 +6,7 @@ import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { BASE, buildBase, docker } from './engine.js'
-import { tempDir } from '../helpers.js'
+import { tempDir, waitFor } from '../helpers.js'
 
 const ROOT = new URL('../../../', import.meta.url).pathname
 const IMAGE = 'acme-responder-test-systemd:latest'
@@ -31,14 +31,7 @@ function box (name: string): Box {
       const i = r.out.lastIndexOf('\n')
       return { status: Number(r.out.slice(i + 1)), body: r.out.slice(0, Math.max(0, i)) }
     },
-    async until (what, cond, ms = 60_000) {
-      const t0 = Date.now()
-      while (!cond()) {
-        if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}; journal:\n${b.sh('journalctl --no-pager -n 60').out}`)
-        await new Promise((resolve) => setTimeout(resolve, 200))
-      }
-      return Date.now() - t0
-    }
+    until: (what, cond, ms = 60_000) => waitFor(cond, what, ms, () => `; journal:\n${b.sh('journalctl --no-pager -n 60').out}`)
   }
   return b
 }

@@ -2,6 +2,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { waitFor } from '../helpers.js'
 import { freePort } from '../ports.js'
 
 export interface Ca {
@@ -14,15 +15,6 @@ export interface Ca {
   issuingRoot (): Promise<string>
   log (): string
   stop (): void
-}
-
-async function until (what: string, fn: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
 }
 
 function openssl (args: string[], cwd: string): void {
@@ -62,8 +54,8 @@ export async function startCa (dir: string, defaultIPv4: string): Promise<Ca> {
   }), 'pebble')
   const stop = (): void => { pebble.kill('SIGKILL'); cts.kill('SIGKILL') }
   try {
-    await until('pebble-challtestsrv', async () => (await fetch(`http://127.0.0.1:${dnsMgmt}/`).catch(() => undefined)) !== undefined)
-    await until('pebble', () => Promise.resolve(output.includes('Listening on')))
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${dnsMgmt}/`).catch(() => undefined)) !== undefined, 'pebble-challtestsrv')
+    await waitFor(() => output.includes('Listening on'), 'pebble')
   } catch (err) {
     stop()
     throw new Error(`${(err as Error).message}\n${output}`)
