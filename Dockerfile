@@ -7,14 +7,14 @@ WORKDIR /src
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+RUN npm run build
 
 FROM ${BASE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/bin ./dist/bin
 COPY LICENSE README.md ./
 RUN mkdir -p /var/lib/dehydrated/acme-challenges /etc/acme-responder
 VOLUME ["/var/lib/dehydrated/acme-challenges", "/etc/acme-responder"]
@@ -26,5 +26,5 @@ EXPOSE 80
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1/.well-known/acme-challenge/healthcheck',{redirect:'manual'}).then(()=>process.exit(0),()=>process.exit(1))"]
 # A 2 MB young generation: a fifth less peak memory under load, same speed (README, "Performance").
-ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/bin/cli.js"]
 CMD ["--listen", ":80", "--challenge-dir", "/var/lib/dehydrated/acme-challenges"]

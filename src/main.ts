@@ -1,7 +1,10 @@
 // Composition root: wires each command from its parts, and is the one place errors become exit codes.
 import type { CheckArgs } from './check/flags.js'
-import type { Sources } from './config/load.js'
+import { loadConfig, type Sources } from './config/load.js'
 import type { RawOptions } from './config/options.js'
+import { createLog } from './serve/logger.js'
+import { resolveAccount } from './serve/privileges.js'
+import { serve } from './serve/serve.js'
 import type { SignalGate } from './serve/signals.js'
 
 export type Command = 'serve' | 'check' | 'thumbprint'
@@ -18,10 +21,6 @@ export function fail (err: unknown): never {
 
 /** serve: config → account → log → server, then the signals drive reload and shutdown. */
 async function serveCommand (src: Sources, signals: SignalGate): Promise<void> {
-  const { loadConfig } = await import('./config/load.js')
-  const { resolveAccount } = await import('./serve/privileges.js')
-  const { createLog } = await import('./serve/logger.js')
-  const { serve } = await import('./serve/serve.js')
   const config = await loadConfig(src)
   // Resolved while root and before anything is opened: an unknown user stops the start here.
   const account = resolveAccount(config.user, config.group)
@@ -58,8 +57,9 @@ async function serveCommand (src: Sources, signals: SignalGate): Promise<void> {
 }
 
 /**
- * Each command's modules load only when it runs: the server's start does not pay for check's
- * resolver and rules, nor check for the server.
+ * serve is the daemon, loaded with this module; check and thumbprint are one-shot commands whose
+ * modules (the resolver, the TLD list, node:crypto) load only when they run, so the daemon's start and
+ * memory do not pay for them.
  */
 export async function main (command: Command, flags: RawOptions, args: CheckArgs, signals: SignalGate): Promise<void> {
   const src: Sources = { flags, env: process.env, platform: process.platform }

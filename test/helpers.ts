@@ -12,7 +12,8 @@ import type { RawOptions } from '../src/config/options.js'
 import type { Runtime } from '../src/serve/runtime.js'
 import { serve, type ServerHandle } from '../src/serve/serve.js'
 
-export const CLI = new URL('../src/cli.js', import.meta.url).pathname
+/** The program as shipped: the bundle that package.json's `bin` names. */
+export const CLI = new URL('../bin/cli.js', import.meta.url).pathname
 const ROOT = new URL('../../', import.meta.url).pathname
 
 /** Whether a user who is neither the owner nor in the group could run the file: o+x on every directory up. */
@@ -34,9 +35,9 @@ export function cliFor (uid: number | undefined): string {
   if (copied === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'acme-responder-cli-'))
     chmodSync(dir, 0o755)
-    for (const part of ['package.json', 'dist/src', 'node_modules']) cpSync(join(ROOT, part), join(dir, part), { recursive: true })
+    for (const part of ['package.json', 'dist/bin', 'node_modules']) cpSync(join(ROOT, part), join(dir, part), { recursive: true })
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
-    copied = join(dir, 'dist/src/cli.js')
+    copied = join(dir, 'dist/bin/cli.js')
     accessSync(copied)
   }
   return copied

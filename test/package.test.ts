@@ -1,7 +1,7 @@
 // npm packaging: the tarball holds only what runs, and a global install into an empty prefix works.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { get, listenPort, tempDir } from './helpers.js'
@@ -17,8 +17,8 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
   // --ignore-scripts: dist/ is already built, and rebuilding it under running tests would race them.
   const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = packed[0]?.files.map((f) => f.path) ?? []
-  for (const f of files) assert.match(f, /^(dist\/src\/.+\.js|rc\.d\/.+|README\.md|LICENSE|package\.json)$/, f)
-  assert.ok(files.includes('dist/src/cli.js'))
+  for (const f of files) assert.match(f, /^(dist\/bin\/[\w-]+\.js|rc\.d\/.+|README\.md|LICENSE|package\.json)$/, f)
+  assert.ok(files.includes('dist/bin/cli.js'))
   assert.ok(files.includes('rc.d/acme_responder'))
   assert.ok(files.includes('rc.d/acme-responder.service'))
   assert.ok(!files.some((f) => f.includes('test') || f.endsWith('.ts') || f.endsWith('.map')))
@@ -27,6 +27,10 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
   npm(['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(dir, packed[0]?.filename ?? '')], dir)
   const bin = join(prefix, 'bin', 'acme-responder')
   assert.match(execFileSync(bin, ['--version'], { encoding: 'utf8' }), /^\d+\.\d+\.\d+/)
+  // The bundle carries pino and yargs-parser; what it loads on demand (yargs, undici, tlds) is installed.
+  const installed = join(prefix, 'lib', 'node_modules', 'acme-responder', 'node_modules')
+  assert.ok(!existsSync(join(installed, 'pino')) && existsSync(join(installed, 'yargs')))
+  assert.match(execFileSync(bin, ['check', '--help'], { encoding: 'utf8' }), /--allow-private/)
 
   const challenges = join(dir, 'challenges')
   execFileSync('mkdir', [challenges])

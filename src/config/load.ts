@@ -2,7 +2,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { buildConfig, ConfigError, type Config } from './config.js'
 import { envName, OPTION_NAMES, OPTIONS, optionFromKey, type RawOptions } from './options.js'
-import { thumbprintFromKeyFile } from './thumbprint.js'
 
 export function envOptions (env: NodeJS.ProcessEnv): RawOptions {
   const raw: RawOptions = {}
@@ -36,6 +35,12 @@ export async function fileOptions (file: string): Promise<RawOptions> {
   return raw
 }
 
+/** node:crypto loads only when an account key is configured: a few ms of every start otherwise. */
+async function thumbprintOf (keyFile: string): Promise<string> {
+  const { thumbprintFromKeyFile } = await import('./thumbprint.js')
+  return await thumbprintFromKeyFile(keyFile)
+}
+
 export interface Sources {
   readonly flags: RawOptions
   readonly env: NodeJS.ProcessEnv
@@ -52,7 +57,7 @@ export async function loadConfig (src: Sources, keys: ReadonlyMap<string, string
   const fromFile = file === undefined ? {} : await fileOptions(file)
   const raw: RawOptions = { ...fromFile, ...fromEnv, ...src.flags }
   const keyFile = raw['account-key']
-  const keyThumbprint = typeof keyFile === 'string' && keyFile.trim() !== '' ? keys.get(keyFile) ?? await thumbprintFromKeyFile(keyFile) : undefined
+  const keyThumbprint = typeof keyFile === 'string' && keyFile.trim() !== '' ? keys.get(keyFile) ?? await thumbprintOf(keyFile) : undefined
   const config = buildConfig(raw, src.platform, keyThumbprint)
   const dir = await stat(config.challengeDir).catch(() => undefined)
   if (dir !== undefined && !dir.isDirectory()) throw new ConfigError('challenge-dir', `${config.challengeDir} is not a directory`)

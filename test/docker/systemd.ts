@@ -54,7 +54,8 @@ export async function systemdTests (t: TestContext): Promise<void> {
   buildBase()
   // The product as a user installs it: the packed tarball, npm install -g, a system user.
   const work = tempDir(t)
-  execFileSync('npm', ['pack', '--pack-destination', work], { cwd: ROOT, stdio: 'ignore' })
+  // --ignore-scripts: dist/ is built already; rebuilding it would race the tests running beside this one.
+  execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', work], { cwd: ROOT, stdio: 'ignore' })
   const tgz = readdirSync(work).find((f) => f.endsWith('.tgz')) ?? ''
   writeFileSync(join(work, 'Dockerfile'), [
     `FROM ${BASE}`,
