@@ -1,5 +1,5 @@
-// npm run bench [-- --quick]: acme-responder against nginx (1 worker) and a constant node:http server,
-// same core, same load, interleaved rounds, then the footprint of each; prints tables, writes bench/results/.
+// npm run bench [-- --quick]: acme-responder against nginx (1 worker), a constant node:http server and the
+// floor (its bytes + the freshness lstat), same core, interleaved rounds, then footprints; writes bench/results/.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/ports.js'
 import { wrk, type Load } from './load.js'
-import { acmeResponder, ceiling, has, KEY_AUTH, NODE, nginx, rssKb, status, TOKEN, waitUp, type Served } from './servers.js'
+import { acmeResponder, ceiling, cpuMs, FLOOR, floor, has, KEY_AUTH, NODE, nginx, rssKb, status, TOKEN, waitUp, type Served } from './servers.js'
 
 const quick = process.argv.includes('--quick')
 const ROUNDS = quick ? 1 : 3
@@ -121,11 +121,13 @@ async function main (): Promise<void> {
     // As the targets were set: no log line per request (--log-level warn), so the gaps are not the log's.
     { name: ME, start: (port) => acmeResponder(port, dir, ['--log-level', 'warn', '--keep-alive-timeout', '120000']), body: KEY_AUTH },
     { name: CEILING, start: ceiling, body: 'ok' },
+    // Throughput only: what any node:http program sending these bytes under SPEC's freshness must spend.
+    { name: FLOOR, start: (port) => floor(port, dir), body: KEY_AUTH },
     ...withNginx ? [{ name: NGINX, start: (port: number) => { const d = join(work, `nginx-${nginxRun++}`); mkdirSync(d); return nginx(port, webroot, d) }, body: KEY_AUTH }] : []
   ]
 
   const servers: Served[] = []
-  const results = new Map<string, Load[]>()
+  const results = new Map<string, Array<Load & { cpuUs: number }>>()
   try {
     for (const k of kinds) servers.push(await up(k))
     // Warm-up, not recorded: every server gets its JIT and caches hot before the rounds.
@@ -135,7 +137,9 @@ async function main (): Promise<void> {
         for (const s of servers) {
           const constant = s.name === CEILING
           if (!constant && !a.check(await status(s.port, a.path, a.host))) throw new Error(`${s.name} answers ${a.name} wrongly before load`)
-          const load = wrk(s.port, a.path, a.host, SECONDS)
+          const cpu0 = cpuMs(s.pid)
+          const load = { ...wrk(s.port, a.path, a.host, SECONDS), cpuUs: 0 }
+          load.cpuUs = (cpuMs(s.pid) - cpu0) * 1000 / Math.max(1, load.requests)
           const wrong = constant ? 0 : a.expectNon2xx ? load.requests - load.non2xx3xx : load.non2xx3xx
           if (wrong !== 0 || load.errors !== 0) throw new Error(`${s.name} ${a.name}: ${wrong} wrong answers, ${load.errors} socket errors under load`)
           if (!constant && !a.check(await status(s.port, a.path, a.host))) throw new Error(`${s.name} answers ${a.name} wrongly after load`)
@@ -147,20 +151,20 @@ async function main (): Promise<void> {
     for (const s of servers) s.stop()
     servers.length = 0
     const prints = new Map<string, Footprint>()
-    for (const k of kinds) prints.set(k.name, await footprint(k))
+    for (const k of kinds) if (k.name !== FLOOR) prints.set(k.name, await footprint(k))
 
     const lines: string[] = []
     const row = (cells: string[]): void => { lines.push(`| ${cells.join(' | ')} |`) }
     lines.push(`acme-responder benchmark (${quick ? 'quick' : 'full'}: ${ROUNDS} round(s) of ${SECONDS} s, wrk -t1 -c64 on CPU 1, servers on CPU 0), node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}`, '')
-    row(['answer', 'server', 'rps', 'p50 ms', 'p99 ms', '× ceiling', '× nginx'])
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:'])
+    row(['answer', 'server', 'rps', 'CPU µs/answer', 'p50 ms', 'p99 ms', '× ceiling', '× floor', '× nginx'])
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:'])
     const rps = (a: string, name: string): number => median((results.get(`${a}|${name}`) ?? []).map((l) => l.rps))
     for (const a of ANSWERS) {
       for (const k of kinds) {
         const loads = results.get(`${a.name}|${k.name}`) ?? []
         const r = rps(a.name, k.name)
-        row([a.name, k.name, r.toFixed(0), median(loads.map((l) => l.p50ms)).toFixed(2), median(loads.map((l) => l.p99ms)).toFixed(2),
-          (r / rps(a.name, CEILING)).toFixed(2), withNginx ? (r / rps(a.name, NGINX)).toFixed(2) : '-'])
+        row([a.name, k.name, r.toFixed(0), median(loads.map((l) => l.cpuUs)).toFixed(1), median(loads.map((l) => l.p50ms)).toFixed(2), median(loads.map((l) => l.p99ms)).toFixed(2),
+          (r / rps(a.name, CEILING)).toFixed(2), (r / rps(a.name, FLOOR)).toFixed(2), withNginx ? (r / rps(a.name, NGINX)).toFixed(2) : '-'])
       }
     }
     // Every figure of the targets side by side, the ratio taken against the node:http ceiling (or nginx).

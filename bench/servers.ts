@@ -58,6 +58,13 @@ export function ceiling (port: number): Served {
   return start('node:http constant', port, [NODE, ...SERVICE_NODE_FLAGS, '-e', code])
 }
 
+/** The floor: acme-responder's exact bytes and the freshness lstat, nothing else (bench/floor.ts). */
+export function floor (port: number, challengeDir: string): Served {
+  return start(FLOOR, port, [NODE, ...SERVICE_NODE_FLAGS, new URL('floor.js', import.meta.url).pathname, String(port), challengeDir])
+}
+
+export const FLOOR = 'node:http same bytes + lstat'
+
 /** nginx with one worker: try_files for the token, 302 for a missing one, 503 page for the rest. */
 export function nginx (port: number, webroot: string, dir: string): Served {
   writeFileSync(join(dir, 'nginx.conf'), `
@@ -90,6 +97,13 @@ http {
     return Number(kids[0] ?? master)
   }
   return start('nginx 1 worker', port, ['nginx', '-c', join(dir, 'nginx.conf'), '-p', dir], pidOf)
+}
+
+/** CPU time (user + system) the process has used, in ms: per answer, steadier than rps on a shared machine. */
+export function cpuMs (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  // utime + stime, in USER_HZ ticks (100 a second on every Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 export function rssKb (pid: number, field: 'VmRSS' | 'VmHWM'): number {
