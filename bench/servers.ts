@@ -31,7 +31,7 @@ export async function waitUp (port: number, path: string, want: number, ms = 10_
   const end = Date.now() + ms
   while (Date.now() < end) {
     if ((await status(port, path).catch(() => ({ status: 0 }))).status === want) return
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setTimeout(resolve, 2))
   }
   throw new Error(`no answer ${want} on port ${port}${path}`)
 }

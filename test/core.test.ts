@@ -57,6 +57,10 @@ test('Host matching ignores case, port and a trailing dot', () => {
   for (const h of ['www.example.com', 'WWW.Example.COM', 'www.example.com:80', 'www.example.com.', 'WWW.Example.com:80.', 'www.example.com.:8080']) {
     assert.equal(parseHostHeader(h), 'www.example.com', h)
   }
+  // Remembered answers are the same answers: again, in another case, and after a flood of new values.
+  for (let i = 0; i < 1000; i++) assert.equal(parseHostHeader(`h${i}.example.com`), `h${i}.example.com`)
+  for (const h of ['WWW.Example.COM:80', 'www.example.com.', 'www.example.com:80', 'www.example.com:80']) assert.equal(parseHostHeader(h), 'www.example.com', h)
+  for (const bad of ['a b', 'a b', 'x:99999', 'x:99999', 'x'.repeat(300), 'x'.repeat(300)]) assert.equal(parseHostHeader(bad), undefined, bad)
   assert.equal(parseHostHeader('[::1]:80'), '[::1]')
   assert.equal(parseHostHeader('127.0.0.1'), '127.0.0.1')
   for (const bad of ['', 'a b', 'evil.com/x', 'a:99999', 'a:b', '[zz]', 'host\\x', 'a..b', '-']) {

@@ -18,10 +18,31 @@ export function normalizeHostName (name: string): string | undefined {
 }
 
 /**
+ * Host values already parsed, and their results: a memo of a pure function, so the answers stay those
+ * of parseHost. Bounded in entries and in key length (a name of 253 characters with a port fits).
+ */
+const seen = new Map<string, string | undefined>()
+const SEEN_MAX = 256
+const SEEN_VALUE_MAX = 260
+
+/**
  * Parses a Host header value (host[:port]); undefined when it is not valid. A trailing dot is
  * tolerated on the name and, as some clients send it, after the port.
  */
 export function parseHostHeader (value: string): string | undefined {
+  // Clients send the same few Host values over and over: remember the answers, within a bound.
+  if (value.length > SEEN_VALUE_MAX) return parseHost(value)
+  let host = seen.get(value)
+  if (host === undefined && !seen.has(value)) {
+    host = parseHost(value)
+    // Random Host values (a flood) cannot grow it: it starts over when full.
+    if (seen.size >= SEEN_MAX) seen.clear()
+    seen.set(value, host)
+  }
+  return host
+}
+
+function parseHost (value: string): string | undefined {
   const m = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d{0,5}))?$/.exec(value.endsWith('.') ? value.slice(0, -1) : value)
   if (m === null) return undefined
   if (m[2] !== undefined && m[2] !== '' && Number(m[2]) > 65_535) return undefined

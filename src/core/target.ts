@@ -14,11 +14,16 @@ export type Target =
   | { readonly kind: 'other', readonly authority: string | undefined }
   | { readonly kind: 'malformed' }
 
+const OTHER: Target = Object.freeze({ kind: 'other', authority: undefined })
+
 /**
  * Reads the target exactly as sent. The token is the raw segment after the prefix: a percent-encoded,
  * dotted, slashed or backslashed segment is simply not a token, so no decoding can smuggle a path in.
  */
 export function parseTarget (raw: string): Target {
+  // The maintenance page's traffic (all of a web host's while Apache is down) needs no more than this:
+  // a path that does not start with the prefix cannot gain it by losing its query or fragment.
+  if (raw.startsWith('/') && !raw.startsWith(CHALLENGE_PREFIX)) return OTHER
   let authority: string | undefined
   let path = raw
   if (!raw.startsWith('/')) {
