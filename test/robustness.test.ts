@@ -43,6 +43,31 @@ test('slowloris: silent, half-sent and trickling connections are cut after the t
   }
 })
 
+test('a client that stops reading its answers is cut, and the others are still answered', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'page.html'), 'x'.repeat(1024 * 1024))
+  // Unread answers are cut after max(request, keep-alive timeout) + 1 s of no progress: 1.5 s here.
+  const r = await startResponder({ 'challenge-dir': dir, 'maintenance-page': join(dir, 'page.html'), 'headers-timeout': '200', 'request-timeout': '500', 'keep-alive-timeout': '300' })
+  t.after(() => r.close())
+  // Ten pipelined requests for a 1 MB page, and not one byte read: the answers fill both kernel buffers
+  // and back up into the server, where neither the request nor the keep-alive timeout looks.
+  const N = 10
+  const reader = connect(r.port, '127.0.0.1')
+  reader.on('error', () => {})
+  await once(reader, 'connect')
+  reader.pause()
+  reader.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(N))
+  assert.equal((await get(r, '/', { host: 'x' })).status, 503, 'others are answered meanwhile')
+  // A paused socket cannot see its close. Node cuts a stalled socket between one and two timeouts after
+  // its last progress; past that, reading again tells: a connection still held now gets every answer.
+  await new Promise((resolve) => setTimeout(resolve, 5000))
+  let bytes = 0
+  reader.on('data', (d: Buffer) => { bytes += d.length })
+  reader.resume()
+  assert.ok(await closedWithin(reader, 10_000), 'the connection is still open')
+  assert.ok(bytes < N * 1024 * 1024, `all ${N} answers arrived: the connection was held while nobody read`)
+})
+
 test('2,000 idle and 1,000 half-sent connections do not stop the responder answering others', async (t) => {
   const dir = tempDir(t)
   writeFileSync(join(dir, 'tok'), 'answer')

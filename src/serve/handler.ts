@@ -7,6 +7,7 @@ import { clientKey, createRateBudget, type RateBudget } from './client-budget.js
 import type { HitCounter } from './hit-counter.js'
 import { FORWARDED_HEADER } from './proxy.js'
 import type { Runtime } from './runtime.js'
+import { unreadAnswerTimeout } from './server.js'
 
 /**
  * Challenge log lines: a validation is a handful of requests from a few addresses, each with a full
@@ -63,6 +64,11 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       r.res.writeHead(a.status, a.headers as string[])
       if (r.req.method === 'HEAD') r.res.end()
       else r.res.end(a.body, 'latin1')
+      // A client that stops reading (thousands of pipelined requests, say) leaves answers queued where no
+      // node:http timeout looks: each new request on a socket turns its timeout off. So an answer that
+      // could not go out at once (queued behind an unfinished one, or left in the socket's buffer) arms a
+      // timer on its connection; a server-wide socket timeout would re-arm one for every answer.
+      if (r.res.socket === null || r.req.socket.writableLength > 0) r.req.socket.setTimeout(unreadAnswerTimeout(r.rt.config))
     }
     if (o.log === 'count') {
       hits.count(o.outcome)

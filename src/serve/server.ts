@@ -12,10 +12,10 @@ export interface Limits {
 }
 
 /**
- * The last resort for a socket that went quiet in any state (a reader that stopped reading our answer):
- * past both the request and the keep-alive timeouts, so it never cuts what those allow.
+ * How long an answer may sit unread before its socket is cut: past both the request and the keep-alive
+ * timeouts, so it never cuts what those allow.
  */
-export function socketTimeout (l: Limits): number {
+export function unreadAnswerTimeout (l: Limits): number {
   return Math.max(l.requestTimeout, l.keepAliveTimeout) + 1000
 }
 
@@ -55,7 +55,6 @@ export function applyLimits (servers: readonly Server[], l: Limits): void {
     s.headersTimeout = l.headersTimeout
     s.requestTimeout = l.requestTimeout
     s.keepAliveTimeout = l.keepAliveTimeout
-    s.timeout = socketTimeout(l)
   }
 }
 
