@@ -64,11 +64,12 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       r.res.writeHead(a.status, a.headers as string[])
       if (r.req.method === 'HEAD') r.res.end()
       else r.res.end(a.body, 'latin1')
-      // A client that stops reading (thousands of pipelined requests, say) leaves answers queued where no
-      // node:http timeout looks: each new request on a socket turns its timeout off. So an answer that
-      // could not go out at once (queued behind an unfinished one, or left in the socket's buffer) arms a
-      // timer on its connection; a server-wide socket timeout would re-arm one for every answer.
-      if (r.res.socket === null || r.req.socket.writableLength > 0) r.req.socket.setTimeout(unreadAnswerTimeout(r.rt.config))
+      // A client that stops reading (pipelining, say) leaves answers queued where no node:http timeout
+      // looks: each new request on a socket turns its timeout off. So an answer queued behind an unfinished
+      // one, or over the socket's buffer, arms a timer on its connection. Not writableLength: end() corks
+      // until the next tick, so every answer is still buffered here. A server-wide socket timeout would
+      // re-arm one for every answer.
+      if (r.res.socket === null || r.req.socket.writableNeedDrain) r.req.socket.setTimeout(unreadAnswerTimeout(r.rt.config))
     }
     if (o.log === 'count') {
       hits.count(o.outcome)
