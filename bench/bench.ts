@@ -145,8 +145,8 @@ async function main (): Promise<void> {
           const constant = s.name === CEILING
           if (!constant && !a.check(await status(s.port, a.path, a.host))) throw new Error(`${s.name} answers ${a.name} wrongly before load`)
           const cpu0 = cpuMs(s.pid)
-          const load = { ...wrk(s.port, a.path, a.host, SECONDS), cpuUs: 0 }
-          load.cpuUs = (cpuMs(s.pid) - cpu0) * 1000 / Math.max(1, load.requests)
+          const run = wrk(s.port, a.path, a.host, SECONDS)
+          const load = { ...run, cpuUs: (cpuMs(s.pid) - cpu0) * 1000 / Math.max(1, run.requests) }
           const wrong = constant ? 0 : a.expectNon2xx ? load.requests - load.non2xx3xx : load.non2xx3xx
           if (wrong !== 0 || load.errors !== 0) throw new Error(`${s.name} ${a.name}: ${wrong} wrong answers, ${load.errors} socket errors under load`)
           if (!constant && !a.check(await status(s.port, a.path, a.host))) throw new Error(`${s.name} answers ${a.name} wrongly after load`)

@@ -3,15 +3,17 @@
 import { lstatSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
+import { buildConfig } from '../src/config/config.js'
 import { buildAnswers, DEFAULT_MAINTENANCE_PAGE } from '../src/core/answers.js'
 
 const PREFIX = '/.well-known/acme-challenge/'
 const [port, dir] = process.argv.slice(2)
 if (port === undefined || dir === undefined) throw new Error('usage: floor.js PORT DIR')
 
-// The settings acme-responder runs with in the bench: its defaults.
-const answers = buildAnswers({ maintenanceStatus: 503, retryAfter: 3600, contentType: 'application/jose+json', redirectStatus: 302 },
-  Buffer.from(DEFAULT_MAINTENANCE_PAGE))
+// The configuration acme-responder runs with in the bench, so the bytes are the same by construction.
+const config = buildConfig({ 'challenge-dir': dir, master: 'www.example.com' }, process.platform)
+const master = config.masters[0]?.url ?? ''
+const answers = buildAnswers(config, Buffer.from(DEFAULT_MAINTENANCE_PAGE))
 const bodies = new Map<string, Buffer>()
 
 const server = createServer({ connectionsCheckingInterval: 1000, requireHostHeader: false, noDelay: true }, (req, res) => {
@@ -22,7 +24,7 @@ const server = createServer({ connectionsCheckingInterval: 1000, requireHostHead
     // SPEC: a token written a moment ago is served, a removed one never again: one lstat per request.
     const st = lstatSync(join(dir, token), { throwIfNoEntry: false })
     if (st === undefined) {
-      a = answers.of({ kind: 'redirect', location: `http://www.example.com${url}` })
+      a = answers.of({ kind: 'redirect', location: master + url })
     } else {
       let body = bodies.get(token)
       if (body === undefined) bodies.set(token, body = readFileSync(join(dir, token)))

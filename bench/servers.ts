@@ -101,7 +101,9 @@ http {
 
 /** CPU time (user + system) the process has used, in ms: per answer, steadier than rps on a shared machine. */
 export function cpuMs (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  // After the last ')': the command name before it may hold spaces and parentheses.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
   // utime + stime, in USER_HZ ticks (100 a second on every Linux).
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
