@@ -19,6 +19,13 @@ const master = policyFromConfig(buildConfig({}, 'linux'))
 test('a valid token is read from the raw target; query strings are ignored', () => {
   assert.deepEqual(parseTarget(P + T), { kind: 'challenge', token: T, authority: undefined })
   assert.deepEqual(parseTarget(P + T + '?x=1'), { kind: 'challenge', token: T, authority: undefined })
+  assert.deepEqual(parseTarget(P + T + '#f'), { kind: 'challenge', token: T, authority: undefined })
+  assert.deepEqual(parseTarget(P + T + '?'), { kind: 'challenge', token: T, authority: undefined })
+  // The longest token there is, and one character more, with or without a query after it.
+  const tokenOf = (raw: string): string | undefined => { const t = parseTarget(raw); return t.kind === 'challenge' ? t.token : 'not a challenge' }
+  assert.equal(tokenOf(P + 'x'.repeat(255) + '?q'), 'x'.repeat(255))
+  assert.equal(tokenOf(P + 'x'.repeat(256) + '?q'), undefined)
+  assert.equal(tokenOf(P + T + '/?q'), undefined)
   assert.deepEqual(parseTarget('/'), { kind: 'other', authority: undefined })
   assert.deepEqual(parseTarget('/index.html?a'), { kind: 'other', authority: undefined })
   // Without its trailing slash the prefix is just another path: the maintenance page, not a 404.

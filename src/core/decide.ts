@@ -56,20 +56,30 @@ function fallbackFor (policy: Policy, token: string, host: string | undefined, f
   return { kind: 'redirect', location: `${master.url}${CHALLENGE_PREFIX}/${token}` }
 }
 
+const fixed = <D extends Decision>(d: D): D => Object.freeze(d)
+// The decisions that are the same for every request they answer, made once.
+const DUPLICATE_HOST = fixed({ kind: 'bad-request', reason: 'duplicate Host header' })
+const MALFORMED = fixed({ kind: 'bad-request', reason: 'malformed request target' })
+const INVALID_HOST = fixed({ kind: 'bad-request', reason: 'invalid Host header' })
+const MISSING_HOST = fixed({ kind: 'bad-request', reason: 'missing Host header' })
+const MAINTENANCE = fixed({ kind: 'maintenance' })
+const METHOD_NOT_ALLOWED = fixed({ kind: 'method-not-allowed' })
+const INVALID_TOKEN = fixed({ kind: 'invalid-token' })
+
 export function decide (req: RequestFacts, policy: Policy): Decision {
-  if (req.hostHeaders.length > 1) return { kind: 'bad-request', reason: 'duplicate Host header' }
+  if (req.hostHeaders.length > 1) return DUPLICATE_HOST
   const target = parseTarget(req.target)
-  if (target.kind === 'malformed') return { kind: 'bad-request', reason: 'malformed request target' }
+  if (target.kind === 'malformed') return MALFORMED
   const hostValue = target.authority ?? req.hostHeaders[0]
   let host: string | undefined
   if (hostValue !== undefined) {
     host = parseHostHeader(hostValue)
-    if (host === undefined) return { kind: 'bad-request', reason: 'invalid Host header' }
+    if (host === undefined) return INVALID_HOST
   } else if (req.httpVersion !== '1.0') {
-    return { kind: 'bad-request', reason: 'missing Host header' }
+    return MISSING_HOST
   }
-  if (target.kind === 'other') return { kind: 'maintenance' }
-  if (req.method !== 'GET' && req.method !== 'HEAD') return { kind: 'method-not-allowed' }
-  if (target.token === undefined) return { kind: 'invalid-token' }
+  if (target.kind === 'other') return MAINTENANCE
+  if (req.method !== 'GET' && req.method !== 'HEAD') return METHOD_NOT_ALLOWED
+  if (target.token === undefined) return INVALID_TOKEN
   return { kind: 'challenge', token: target.token, host, fallback: fallbackFor(policy, target.token, host, req.forwarded) }
 }

@@ -24,12 +24,15 @@ export function normalizeHostName (name: string): string | undefined {
 const seen = new Map<string, string | undefined>()
 const SEEN_MAX = 256
 const SEEN_VALUE_MAX = 260
+let last: { readonly value: string, readonly host: string | undefined } = { value: '', host: undefined }
 
 /**
  * Parses a Host header value (host[:port]); undefined when it is not valid. A trailing dot is
  * tolerated on the name and, as some clients send it, after the port.
  */
 export function parseHostHeader (value: string): string | undefined {
+  // Most often the value is the last one again: comparing it costs less than hashing it for the memo.
+  if (value === last.value) return last.host
   // Clients send the same few Host values over and over: remember the answers, within a bound.
   if (value.length > SEEN_VALUE_MAX) return parseHost(value)
   let host = seen.get(value)
@@ -39,6 +42,7 @@ export function parseHostHeader (value: string): string | undefined {
     if (seen.size >= SEEN_MAX) seen.clear()
     seen.set(value, host)
   }
+  last = { value, host }
   return host
 }
 

@@ -78,7 +78,7 @@ export function afterLookup (d: Challenge, read: Lookup): Outcome | 'proxy' {
   }
   const fb = d.fallback
   switch (fb.kind) {
-    case 'redirect': return { outcome: 'redirected', reply: { kind: 'redirect', location: fb.location }, log: 'line', level: 'info', msg: 'challenge request', detail: { location: fb.location } }
+    case 'redirect': return { outcome: 'redirected', reply: fb, log: 'line', level: 'info', msg: 'challenge request', detail: { location: fb.location } }
     case 'stateless': return { outcome: 'stateless', reply: { kind: 'token', body: Buffer.from(fb.body) }, log: 'line', level: 'info', msg: 'challenge request' }
     case 'not-found': return fixed('not-found', 'notFound')
     case 'proxy': return 'proxy'

@@ -1,5 +1,7 @@
 // The HTTP shell: reads a request into facts, lets the core decide, does the lookup or fetch, writes, logs.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+// Not the global: that one is a lazy getter, looked up on every use.
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { decide, type RequestFacts } from '../core/decide.js'
 import { afterFetch, afterLookup, settled, type Challenge, type Outcome } from '../core/outcome.js'
@@ -21,31 +23,42 @@ export const LOG_FIELD_MAX = 200
 
 const cut = (s: string | undefined): string | undefined => s === undefined || s.length <= LOG_FIELD_MAX ? s : s.slice(0, LOG_FIELD_MAX) + '…'
 
-/** What the shell needs from the headers, read in one pass over rawHeaders (req.headers is built lazily). */
-interface Scan { hosts: string[], forwarded: boolean, body: boolean, ua: string | undefined }
-
-function scan (raw: readonly string[]): Scan {
-  const out: Scan = { hosts: [], forwarded: false, body: false, ua: undefined }
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] ?? ''
-    switch (name.length) {
-      case 4: if (name.toLowerCase() === 'host') out.hosts.push(raw[i + 1] ?? ''); break
-      case 10: if (name.toLowerCase() === 'user-agent') out.ua = raw[i + 1]; break
-      case 14: if (name.toLowerCase() === 'content-length') out.body = true; break
-      case 17: if (name.toLowerCase() === 'transfer-encoding') out.body = true; break
-      case FORWARDED_HEADER.length: if (name.toLowerCase() === FORWARDED_HEADER) out.forwarded = true; break
-    }
-  }
-  return out
-}
-
-interface Request {
+/** A request as the shell holds it: the core's facts and what answering and logging it need. */
+interface Request extends RequestFacts {
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly rt: Runtime
-  readonly facts: RequestFacts
-  readonly scan: Scan
-  readonly started: number
+  /** It has a body, which is not read: the connection closes after the answer. */
+  readonly body: boolean
+  readonly ua: string | undefined
+}
+
+const NO_HOST: readonly string[] = Object.freeze([])
+
+/** A header name test that needs no lower-cased copy for the spelling nearly every client sends. */
+const named = (name: string, usual: string, lower: string): boolean => name === usual || name.toLowerCase() === lower
+
+/**
+ * Reads what the core and the log need in one pass over rawHeaders (req.headers is built lazily, at a
+ * cost), into one object: this runs for every request the host gets while Apache is down.
+ */
+function read (req: IncomingMessage, res: ServerResponse, rt: Runtime): Request {
+  const raw = req.rawHeaders
+  let hostHeaders = NO_HOST
+  let forwarded = false
+  let body = false
+  let ua: string | undefined
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? ''
+    switch (name.length) {
+      case 4: if (named(name, 'Host', 'host')) hostHeaders = hostHeaders.length === 0 ? [raw[i + 1] ?? ''] : [...hostHeaders, raw[i + 1] ?? '']; break
+      case 10: if (named(name, 'User-Agent', 'user-agent')) ua = raw[i + 1]; break
+      case 14: if (name.toLowerCase() === 'content-length') body = true; break
+      case 17: if (name.toLowerCase() === 'transfer-encoding') body = true; break
+      case FORWARDED_HEADER.length: if (name.toLowerCase() === FORWARDED_HEADER) forwarded = true; break
+    }
+  }
+  return { method: req.method ?? '', target: req.url ?? '', hostHeaders, httpVersion: req.httpVersion, forwarded, req, res, rt, body, ua }
 }
 
 /** The budget key of the request's client: computed only for what is logged or fetched. */
@@ -55,14 +68,17 @@ const clientOf = (r: Request): string => clientKey(r.req.socket.remoteAddress)
 const BUG: Outcome = { outcome: 'error', reply: { kind: 'fixed', name: 'unusable' }, log: 'line', level: 'error', msg: 'unexpected error answering a challenge' }
 
 export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCounter, budget: RateBudget = createRateBudget(LOG_PER_CLIENT, LOG_IN_ALL)) {
-  /** Writes the answer the outcome stands for, then logs it within the client's budget. */
-  function reply (r: Request, o: Outcome, token?: string): void {
+  /**
+   * Writes the answer the outcome stands for, then logs it within the client's budget. A challenge's
+   * line says how long its lookup (and fetch) took; other answers wait on nothing and read no clock.
+   */
+  function reply (r: Request, o: Outcome, token?: string, started?: number): void {
     const a = r.rt.answers.of(o.reply)
     if (!r.res.headersSent && !r.res.destroyed) {
       // A request body we do not read would otherwise be drained to keep the connection alive.
-      if (r.scan.body) r.res.shouldKeepAlive = false
+      if (r.body) r.res.shouldKeepAlive = false
       r.res.writeHead(a.status, a.headers as string[])
-      if (r.req.method === 'HEAD') r.res.end()
+      if (r.method === 'HEAD') r.res.end()
       else r.res.end(a.body, 'latin1')
       // A client that stops reading (pipelining, say) leaves answers queued where no node:http timeout
       // looks: each new request on a socket turns its timeout off. So an answer queued behind an unfinished
@@ -82,42 +98,39 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       return
     }
     log[o.level]({
-      method: r.facts.method,
-      host: cut(r.facts.hostHeaders[0]),
+      method: r.method,
+      host: cut(r.hostHeaders[0]),
       token,
-      ...(token === undefined ? { target: cut(r.facts.target) } : {}),
+      ...(token === undefined ? { target: cut(r.target) } : {}),
       outcome: o.outcome,
       status: a.status,
       remote: r.req.socket.remoteAddress,
-      ms: Math.round((performance.now() - r.started) * 1000) / 1000,
-      ua: cut(r.scan.ua),
+      ms: started === undefined ? undefined : Math.round((performance.now() - started) * 1000) / 1000,
+      ua: cut(r.ua),
       ...o.detail
     }, o.msg)
   }
 
-  /** Lookup, then the masters if the core asks for them; synchronous where the file system allows. */
+  /** Step 3 when the core asks for it: the masters (proxy mode). */
+  function viaMasters (r: Request, token: string, o: Outcome | 'proxy'): Outcome | Promise<Outcome> {
+    if (o !== 'proxy') return o
+    return r.rt.proxy === undefined ? afterFetch({ kind: 'not-found', tries: [] }) : r.rt.proxy.fetch(token, clientOf(r)).then(afterFetch)
+  }
+
+  /** The lookup, then the masters if needed; synchronous where the file system allows. */
   function resolve (r: Request, d: Challenge): Outcome | Promise<Outcome> {
-    const viaMasters = (o: Outcome | 'proxy'): Outcome | Promise<Outcome> =>
-      o !== 'proxy' ? o : r.rt.proxy === undefined ? afterFetch({ kind: 'not-found', tries: [] }) : r.rt.proxy.fetch(d.token, clientOf(r)).then(afterFetch)
     const read = r.rt.tokens.lookup(d.token)
-    return read instanceof Promise ? read.then((l) => viaMasters(afterLookup(d, l))) : viaMasters(afterLookup(d, read))
+    return read instanceof Promise ? read.then((l) => viaMasters(r, d.token, afterLookup(d, l))) : viaMasters(r, d.token, afterLookup(d, read))
   }
 
   function answer (req: IncomingMessage, res: ServerResponse): void {
-    const s = scan(req.rawHeaders)
-    const r: Request = {
-      req,
-      res,
-      rt: runtime(),
-      facts: { method: req.method ?? '', target: req.url ?? '', hostHeaders: s.hosts, httpVersion: req.httpVersion, forwarded: s.forwarded },
-      scan: s,
-      started: performance.now()
-    }
-    const d = decide(r.facts, r.rt.policy)
+    const r = read(req, res, runtime())
+    const d = decide(r, r.rt.policy)
     if (d.kind !== 'challenge') {
       reply(r, settled(d))
       return
     }
+    const started = performance.now()
     let o: Outcome | Promise<Outcome>
     try {
       o = resolve(r, d)
@@ -125,10 +138,10 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       o = Promise.reject(err)
     }
     if (!(o instanceof Promise)) {
-      reply(r, o, d.token)
+      reply(r, o, d.token, started)
       return
     }
-    o.catch((err: unknown): Outcome => ({ ...BUG, detail: { err } })).then((out) => reply(r, out, d.token), () => {})
+    o.catch((err: unknown): Outcome => ({ ...BUG, detail: { err } })).then((out) => reply(r, out, d.token, started), () => {})
   }
 
   // A request must never take the process down, whatever bug it finds: it gets a 500 and a log line.

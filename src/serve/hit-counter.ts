@@ -12,10 +12,11 @@ export interface HitCounter {
  * fill the disk, so the first hit of a quiet period is logged and the rest are counted.
  */
 export function createHitCounter (log: () => Logger, intervalMs = 60_000): HitCounter {
-  let counts = new Map<string, number>()
+  // A box per kind: a hit only bumps it (one lookup where get-then-set would be two).
+  let counts = new Map<string, { n: number }>()
   const flush = (): void => {
     if (counts.size === 0) return
-    const summary = Object.fromEntries(counts)
+    const summary = Object.fromEntries([...counts].map(([kind, c]) => [kind, c.n]))
     counts = new Map()
     log().info({ hits: summary, seconds: intervalMs / 1000 }, 'requests answered without a log line each')
   }
@@ -23,9 +24,13 @@ export function createHitCounter (log: () => Logger, intervalMs = 60_000): HitCo
   timer.unref()
   return {
     count (kind) {
-      const n = counts.get(kind)
-      if (n === undefined) log().info({ kind }, `${kind} answered; further hits are counted and summarised every ${intervalMs / 1000} s`)
-      counts.set(kind, (n ?? 0) + 1)
+      const c = counts.get(kind)
+      if (c !== undefined) {
+        c.n++
+        return
+      }
+      log().info({ kind }, `${kind} answered; further hits are counted and summarised every ${intervalMs / 1000} s`)
+      counts.set(kind, { n: 1 })
     },
     flush,
     stop () {

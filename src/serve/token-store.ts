@@ -2,11 +2,13 @@
 // systems, the asynchronous reader where a call could hang (NFS, SMB, FUSE).
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statfsSync, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, sep } from 'node:path'
 import type { Lookup } from '../core/outcome.js'
 
 /** A lookup's result is the core's Lookup: found, missing, or there but unusable. */
 export type TokenRead = Lookup
+
+const MISSING: TokenRead = Object.freeze({ kind: 'missing' })
 
 // O_NOFOLLOW refuses a symlink at the last component; O_NONBLOCK keeps open() of a FIFO from waiting
 // for a writer. The directory itself may be a symlink (operators do that), only the token may not.
@@ -26,7 +28,7 @@ function openError (err: NodeJS.ErrnoException): string | undefined {
 /** An open()/lstat() failure as a lookup result: a missing file, or one that is there but unusable. */
 function fromOpenError (err: unknown, file: string): TokenRead {
   const why = openError(err as NodeJS.ErrnoException)
-  return why === undefined ? { kind: 'missing' } : { kind: 'unusable', file, why }
+  return why === undefined ? MISSING : { kind: 'unusable', file, why }
 }
 
 /** Why stat data rules a file out (type or size), or undefined when it may be read. */
@@ -117,7 +119,7 @@ function readSyncSafe (file: string, st: Stats, maxSize: number): TokenRead {
     const fst = fstatSync(fd)
     const problem = statProblem(fst, maxSize)
     if (problem !== undefined) return { kind: 'unusable', file, why: problem }
-    if (fst.ino !== st.ino) return { kind: 'missing' }
+    if (fst.ino !== st.ino) return MISSING
     const buf = readBuffer(maxSize)
     return readResult(buf, readSync(fd, buf, 0, maxSize + 1, 0), file, maxSize)
   } finally {
@@ -125,23 +127,28 @@ function readSyncSafe (file: string, st: Stats, maxSize: number): TokenRead {
   }
 }
 
+const NO_THROW = Object.freeze({ throwIfNoEntry: false })
+
 export function createTokenStore (dir: string, maxSize: number, local: boolean): TokenStore {
   if (!local) return { sync: false, lookup: (token) => readTokenFile(dir, token, maxSize) }
   const cache = new Map<string, Cached>()
+  // A token is base64url (no dot, no slash): appending it to the normalised directory is what join()
+  // would give, without join()'s normalising pass over the whole path on every request.
+  const base = join(dir, sep)
   return {
     sync: true,
     lookup (token) {
-      const file = join(dir, token)
+      const file = base + token
       let st: Stats | undefined
       try {
         // One lstat per request keeps the promise: a written token is seen at once, a removed one never again.
-        st = lstatSync(file, { throwIfNoEntry: false })
+        st = lstatSync(file, NO_THROW)
       } catch (err) {
         return fromOpenError(err, file)
       }
       if (st === undefined) {
-        cache.delete(token)
-        return { kind: 'missing' }
+        if (cache.size !== 0) cache.delete(token)
+        return MISSING
       }
       const problem = statProblem(st, maxSize)
       if (problem !== undefined) return { kind: 'unusable', file, why: problem }
