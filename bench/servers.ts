@@ -9,7 +9,7 @@ export interface Served { readonly name: string, readonly port: number, readonly
 export const TOKEN = 'LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0'
 export const KEY_AUTH = `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`
 /** The program as shipped (the bundle package.json's `bin` names). */
-const CLI = new URL('../bin/cli.js', import.meta.url).pathname
+const CLI = new URL('../bin/acme-responder.cjs', import.meta.url).pathname
 
 /** What rc.d/acme_responder, rc.d/acme-responder.service and the Dockerfile pass to node. */
 export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=2']

@@ -13,7 +13,7 @@ import type { Runtime } from '../src/serve/runtime.js'
 import { serve, type ServerHandle } from '../src/serve/serve.js'
 
 /** The program as shipped: the bundle that package.json's `bin` names. */
-export const CLI = new URL('../bin/cli.js', import.meta.url).pathname
+export const CLI = new URL('../bin/acme-responder.cjs', import.meta.url).pathname
 const ROOT = new URL('../../', import.meta.url).pathname
 
 /** Whether a user who is neither the owner nor in the group could run the file: o+x on every directory up. */
@@ -37,7 +37,7 @@ export function cliFor (uid: number | undefined): string {
     chmodSync(dir, 0o755)
     for (const part of ['package.json', 'dist/bin', 'node_modules']) cpSync(join(ROOT, part), join(dir, part), { recursive: true })
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
-    copied = join(dir, 'dist/bin/cli.js')
+    copied = join(dir, 'dist/bin/acme-responder.cjs')
     accessSync(copied)
   }
   return copied
