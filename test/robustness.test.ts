@@ -5,6 +5,8 @@ import { writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { buildConfig } from '../src/config/config.js'
+import { createHttpServer, drain, freshSockets, listen } from '../src/serve/server.js'
 import { get, startResponder, tempDir, waitFor } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
@@ -97,4 +99,31 @@ test('the connection cap refuses sockets beyond it and recovers when they go', a
   for (const s of hogs) s.destroy()
   // The server learns of the closes on its own time: a busy machine may refuse a first try.
   await waitFor(async () => (await get(r, P + 'tok', { host: 'x' })).text === 'answer', 'an answer once the hogs are gone')
+})
+
+test('sockets that leave without a request are swept out; a silent one stays until the drain closes it', async (t) => {
+  const server = createHttpServer((_req, res) => { res.end('ok') }, buildConfig({}, 'linux'), () => {})
+  await listen(server, { host: '127.0.0.1', port: 0, ipv6Only: false, optional: false })
+  t.after(() => { server.closeAllConnections(); server.close() })
+  const { port } = server.address() as { port: number }
+  const arrived = (): Promise<Socket> => once(server, 'connection').then(([s]) => s as Socket)
+  const silentArrived = arrived()
+  const silent = await open(port)
+  t.after(() => silent.destroy())
+  const silentAtServer = await silentArrived
+  // 300 clients that connect and go without a word, one after the other.
+  for (let i = 0; i < 300; i++) {
+    const next = arrived()
+    const c = await open(port)
+    const atServer = await next
+    c.destroy()
+    if (!atServer.destroyed) await once(atServer, 'close')
+  }
+  const left = freshSockets(server)
+  assert.ok(left.size <= 64, `${left.size} sockets kept for 300 that left`)
+  assert.ok(left.has(silentAtServer), 'the silent socket is still known')
+  // The drain must close the silent socket itself (closeIdleConnections does not see it).
+  const closing = closedWithin(silent, 2000)
+  await drain([server], 10_000)
+  assert.equal(await closing, true)
 })
