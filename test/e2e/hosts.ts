@@ -23,14 +23,19 @@ export async function startHosts (specs: readonly HostSpec[]): Promise<Host[]> {
       hosts.push({ name: s.name, address: s.address, cli })
     }
   } catch (err) {
-    stopHosts(hosts)
+    await stopHosts(hosts)
     throw err
   }
   return hosts
 }
 
-export function stopHosts (hosts: readonly Host[]): void {
+/**
+ * Kills every responder and waits until each has exited: the next scenario binds the same addresses,
+ * and a killed process holds its port until it is gone.
+ */
+export async function stopHosts (hosts: readonly Host[]): Promise<void> {
   for (const h of hosts) h.cli.child.kill('SIGKILL')
+  await Promise.all(hosts.map((h) => h.cli.exited))
 }
 
 /** What each responder saw of the validator, one line per challenge request. */
