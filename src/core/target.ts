@@ -1,19 +1,16 @@
 // Classifies the raw request target: challenge token, other path, or malformed; never decodes it.
 
-/**
- * Written out, not derived: TurboFan inlines startsWith() for a constant it can see, where a computed
- * one costs a builtin call on every request.
- */
-const TOKEN_START = '/.well-known/acme-challenge/'
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge'
+const TOKEN_START = `${CHALLENGE_PREFIX}/`
 
 /** RFC 8555 tokens are base64url; anything else (dots, slashes, percent signs) never reaches the disk. */
-const TOKEN = /^[A-Za-z0-9_-]{1,255}$/
+const TOKEN_CHARS = '[A-Za-z0-9_-]{1,255}'
+const TOKEN = new RegExp(`^${TOKEN_CHARS}$`)
 /**
- * The prefix, then, when the segment after it is a token (as TOKEN) up to the path's end (a query, a
- * fragment or nothing), that token: one match classifies the path and takes the token out.
+ * The prefix, then, when the segment after it is a token up to the path's end (a query, a fragment or
+ * nothing), that token: one match classifies the path and takes the token out.
  */
-const CHALLENGE_PATH = /^\/\.well-known\/acme-challenge\/(?:([A-Za-z0-9_-]{1,255})(?:[?#]|$))?/
+const CHALLENGE_PATH = new RegExp(`^${TOKEN_START.replaceAll('.', '\\.')}(?:(${TOKEN_CHARS})(?:[?#]|$))?`)
 
 export function isToken (segment: string): boolean {
   return TOKEN.test(segment)
