@@ -42,7 +42,7 @@ const named = (name: string, usual: string, lower: string): boolean => name === 
  * Reads what the core and the log need in one pass over rawHeaders (req.headers is built lazily, at a
  * cost), into one object: this runs for every request the host gets while Apache is down.
  */
-function read (req: IncomingMessage, res: ServerResponse, rt: Runtime): Request {
+function readRequest (req: IncomingMessage, res: ServerResponse, rt: Runtime): Request {
   const raw = req.rawHeaders
   let hostHeaders = NO_HOST
   let forwarded = false
@@ -119,12 +119,12 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
 
   /** The lookup, then the masters if needed; synchronous where the file system allows. */
   function resolve (r: Request, d: Challenge): Outcome | Promise<Outcome> {
-    const read = r.rt.tokens.lookup(d.token)
-    return read instanceof Promise ? read.then((l) => viaMasters(r, d.token, afterLookup(d, l))) : viaMasters(r, d.token, afterLookup(d, read))
+    const found = r.rt.tokens.lookup(d.token)
+    return found instanceof Promise ? found.then((l) => viaMasters(r, d.token, afterLookup(d, l))) : viaMasters(r, d.token, afterLookup(d, found))
   }
 
   function answer (req: IncomingMessage, res: ServerResponse): void {
-    const r = read(req, res, runtime())
+    const r = readRequest(req, res, runtime())
     const d = decide(r, r.rt.policy)
     if (d.kind !== 'challenge') {
       reply(r, settled(d))
