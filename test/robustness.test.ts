@@ -6,13 +6,14 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildConfig } from '../src/config/config.js'
-import { createHttpServer, drain, freshSockets, listen } from '../src/serve/server.js'
-import { get, startResponder, tempDir, waitFor } from './helpers.js'
+import { createConnectionTable } from '../src/serve/connection-table.js'
+import { createHttpServer, drain, listen } from '../src/serve/server.js'
+import { get, startResponder, tempDir } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
 
-function open (port: number, host = '127.0.0.1'): Promise<Socket> {
-  const s = connect(port, host)
+function open (port: number, localAddress?: string): Promise<Socket> {
+  const s = connect({ port, host: '127.0.0.1', ...localAddress === undefined ? {} : { localAddress } })
   s.on('error', () => {})
   s.resume()
   return once(s, 'connect').then(() => s)
@@ -88,21 +89,26 @@ test('2,000 idle and 1,000 half-sent connections do not stop the responder answe
   assert.equal((await get(r, '/', { host: 'x' })).status, 503, 'still serving')
 })
 
-test('the connection cap refuses sockets beyond it and recovers when they go', async (t) => {
+test('a full table closes the longest-unused idle connection for a newcomer, which is answered', async (t) => {
   const dir = tempDir(t)
   writeFileSync(join(dir, 'tok'), 'answer')
   const r = await startResponder({ 'challenge-dir': dir, 'max-connections': '50' })
   t.after(() => r.close())
-  const hogs = await Promise.all(Array.from({ length: 50 }, () => open(r.port)))
-  const refused = await open(r.port)
-  assert.ok(await closedWithin(refused, 5000), 'a socket over the cap is closed')
-  for (const s of hogs) s.destroy()
-  // The server learns of the closes on its own time: a busy machine may refuse a first try.
-  await waitFor(async () => (await get(r, P + 'tok', { host: 'x' })).text === 'answer', 'an answer once the hogs are gone')
+  const hogs: Socket[] = []
+  t.after(() => { for (const s of hogs) s.destroy() })
+  // One at a time, so that their order at the server is known.
+  for (let i = 0; i < 50; i++) hogs.push(await open(r.port, '127.0.4.1'))
+  const first = hogs[0]
+  assert.ok(first !== undefined)
+  const closing = closedWithin(first, 10_000)
+  assert.equal((await get({ ...r, localAddress: '127.0.4.2' }, P + 'tok', { host: 'x' })).text, 'answer')
+  assert.equal(await closing, true, 'the oldest idle connection made room')
+  assert.ok(!hogs.slice(1).some((s) => s.destroyed), 'only one was closed')
 })
 
-test('sockets that leave without a request are swept out; a silent one stays until the drain closes it', async (t) => {
-  const server = createHttpServer((_req, res) => { res.end('ok') }, buildConfig({}, 'linux'), () => {})
+test('sockets that leave without a request leave the table; a silent one stays until the drain closes it', async (t) => {
+  const conns = createConnectionTable({ maxConnections: 10_000, maxConnectionsPerClient: 10_000, answerBytes: 1024 })
+  const server = createHttpServer((_req, res) => { res.end('ok') }, buildConfig({}, 'linux'), () => {}, conns)
   await listen(server, { host: '127.0.0.1', port: 0, ipv6Only: false, optional: false })
   t.after(() => { server.closeAllConnections(); server.close() })
   const { port } = server.address() as { port: number }
@@ -119,11 +125,10 @@ test('sockets that leave without a request are swept out; a silent one stays unt
     c.destroy()
     if (!atServer.destroyed) await once(atServer, 'close')
   }
-  const left = freshSockets(server)
-  assert.ok(left.size <= 64, `${left.size} sockets kept for 300 that left`)
-  assert.ok(left.has(silentAtServer), 'the silent socket is still known')
+  assert.equal(conns.size, 1, 'only the silent socket is held')
+  assert.deepEqual(conns.fresh(), [silentAtServer])
   // The drain must close the silent socket itself (closeIdleConnections does not see it).
   const closing = closedWithin(silent, 2000)
-  await drain([server], 10_000)
+  await drain([server], conns, 10_000)
   assert.equal(await closing, true)
 })

@@ -34,6 +34,7 @@ export interface Config {
   readonly configFile: string | undefined
   readonly maxTokenSize: number
   readonly maxConnections: number
+  readonly maxConnectionsPerClient: number
   readonly maxHeaderSize: number
   readonly headersTimeout: number
   readonly requestTimeout: number
@@ -145,6 +146,7 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: 
     configFile: str(raw, 'config'),
     maxTokenSize: int(raw, 'max-token-size'),
     maxConnections: int(raw, 'max-connections'),
+    maxConnectionsPerClient: int(raw, 'max-connections-per-client'),
     maxHeaderSize: int(raw, 'max-header-size'),
     headersTimeout,
     requestTimeout,

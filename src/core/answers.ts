@@ -18,6 +18,8 @@ export interface Answer {
 export interface Answers {
   /** The answer a reply of the core stands for; token answers are built once per file content. */
   of (reply: Reply): Answer
+  /** Bytes of the largest fixed answer (the maintenance page, as a rule): what one queued answer may hold. */
+  readonly largest: number
 }
 
 export const DEFAULT_MAINTENANCE_PAGE = `<!DOCTYPE html>
@@ -83,7 +85,9 @@ export function buildAnswers (settings: AnswerSettings, maintenancePage: Buffer)
     return a
   }
   const redirectStatus = settings.redirectStatus
+  const size = (a: Answer): number => a.body.length + a.headers.reduce((n, h) => n + h.length + 2, 0)
   return Object.freeze({
+    largest: Math.max(...Object.values(fixed).map(size)),
     of (reply: Reply): Answer {
       switch (reply.kind) {
         case 'fixed': return fixed[reply.name]

@@ -10,6 +10,7 @@ import { dropPrivileges, type Account } from './privileges.js'
 import { unreadableAfterDrop } from './readable.js'
 import { buildRuntime, type Runtime } from './runtime.js'
 import { applyLimits, createHttpServer, drain, formatAddress, listen } from './server.js'
+import { createConnectionTable, type TableLimits } from './connection-table.js'
 
 export interface ServerHandle {
   /** The bound addresses, as ip:port or [ipv6]:port. */
@@ -30,11 +31,19 @@ export interface ServeDeps {
 /** The longest a drain can take: an answer waiting on the masters gets its whole budget. */
 export const drainGrace = (c: Config): number => Math.max(5000, c.proxyBudget + 1000)
 
+/** What the connection table needs of a runtime: its caps, and the largest answer it can queue. */
+const tableLimits = (rt: Runtime): TableLimits => ({
+  maxConnections: rt.config.maxConnections,
+  maxConnectionsPerClient: rt.config.maxConnectionsPerClient,
+  answerBytes: Math.max(rt.answers.largest, rt.config.maxTokenSize)
+})
+
 export async function serve (config: Config, deps: ServeDeps): Promise<ServerHandle> {
   const { log, account } = deps
   const build = async (c: Config): Promise<Runtime> => (deps.wrap ?? ((rt) => rt))(await buildRuntime(c))
   let runtime = await build(config)
-  const hits = createHitCounter(() => log.logger)
+  const conns = createConnectionTable(tableLimits(runtime))
+  const hits = createHitCounter(() => log.logger, undefined, () => conns.report())
   const handler = createHandler(() => runtime, log.logger, hits)
   // Sockets accept as soon as they are bound, while we are still root: requests that arrive before the
   // privileges are dropped wait here, so not a single one is served as root.
@@ -46,7 +55,7 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
   const servers: Server[] = []
   try {
     for (const l of config.listen) {
-      const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k)), l)
+      const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k), conns), l)
       if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
       else servers.push(bound)
     }
@@ -88,12 +97,13 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
       runtime = rt
       log.logger.level = next.logLevel
       applyLimits(servers, next)
+      conns.setLimits(tableLimits(rt))
       // Requests already waiting on the old proxy keep it until they finish.
       if (old.proxy !== undefined) setTimeout(() => { old.proxy?.close().catch(() => {}) }, old.config.proxyBudget + 1000).unref()
       log.logger.info('configuration reloaded')
     },
     async close () {
-      await drain(servers, drainGrace(runtime.config))
+      await drain(servers, conns, drainGrace(runtime.config))
       hits.stop()
       await runtime.proxy?.close()
     }

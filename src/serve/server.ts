@@ -1,10 +1,10 @@
 // node:http servers for every listener, with the limits that keep slow or hostile clients from hurting.
-import { createServer, type RequestListener, type Server } from 'node:http'
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Listener } from '../config/listen.js'
+import type { ConnectionTable } from './connection-table.js'
 
 export interface Limits {
-  readonly maxConnections: number
   readonly maxHeaderSize: number
   readonly headersTimeout: number
   readonly requestTimeout: number
@@ -45,26 +45,22 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket, count: (kind
   setTimeout(() => socket.destroy(), 1000).unref()
 }
 
-/** Sockets that have not yet sent a request, per server: drain() must close them itself. */
-const fresh = new WeakMap<Server, Set<Socket>>()
-/** The sockets of a server that have sent no request yet (and, until the next sweep, some closed ones). */
-export const freshSockets = (server: Server): ReadonlySet<Socket> => fresh.get(server) ?? new Set()
-/** Closed sockets are swept out of a server's fresh set when it reaches this size, or twice its last. */
-const SWEEP_AT = 64
-
 /** Sets the limits a reload may change, on new and running servers alike (one place for both). */
 export function applyLimits (servers: readonly Server[], l: Limits): void {
   for (const s of servers) {
-    s.maxConnections = l.maxConnections
     s.headersTimeout = l.headersTimeout
     s.requestTimeout = l.requestTimeout
     s.keepAliveTimeout = l.keepAliveTimeout
   }
 }
 
-export function createHttpServer (handler: RequestListener, limits: Limits, count: (kind: string) => void): Server {
-  const waiting = new Set<Socket>()
-  // One request listener: a second one ('request' for the waiting set) would make every emit copy the listener list.
+/**
+ * A node:http server whose connections the table admits, evicts and counts: server.maxConnections would
+ * refuse every newcomer once full, handing the host to whoever came first.
+ */
+export function createHttpServer (handler: RequestListener, limits: Limits, count: (kind: string) => void, conns: ConnectionTable): Server {
+  // One per server, shared by its responses: a request costs a listener, not a closure.
+  const onFinish = function (this: ServerResponse): void { conns.answered(this.req.socket) }
   const server = createServer({
     // Read by the parser of each new connection from the options only: a reload cannot change it.
     maxHeaderSize: limits.maxHeaderSize,
@@ -75,24 +71,15 @@ export function createHttpServer (handler: RequestListener, limits: Limits, coun
     requireHostHeader: false,
     noDelay: true
   }, (req, res) => {
-    waiting.delete(req.socket)
+    // node:http parses a whole read (2,500 pipelined requests in 64 KB) before anything can stop it:
+    // the ones past the table's cap find their connection closed and cost nothing more.
+    if (!conns.request(req.socket)) return
+    res.on('finish', onFinish)
     handler(req, res)
   })
   applyLimits([server], limits)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, count))
-  fresh.set(server, waiting)
-  // No 'close' listener per socket: with 5,000 idle keep-alive connections (a normal day's load) those
-  // cost about 200 bytes each (measured, 1 MB). A socket leaves the set with its first request; one that
-  // closed without any is swept out once the set has doubled, so the set stays within twice the live
-  // ones, at a cost per connection that does not grow.
-  let sweepAt = SWEEP_AT
-  server.on('connection', (socket: Socket) => {
-    if (waiting.size >= sweepAt) {
-      for (const s of waiting) if (s.destroyed) waiting.delete(s)
-      sweepAt = Math.max(SWEEP_AT, waiting.size * 2)
-    }
-    waiting.add(socket)
-  })
+  server.on('connection', (socket: Socket) => conns.admit(socket))
   return server
 }
 
@@ -123,14 +110,12 @@ export function listen (server: Server, l: Listener): Promise<Server | undefined
 }
 
 /** Stops accepting, lets in-flight requests finish, and cuts whatever is left after graceMs. */
-export async function drain (servers: readonly Server[], graceMs: number): Promise<void> {
+export async function drain (servers: readonly Server[], conns: ConnectionTable, graceMs: number): Promise<void> {
   const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
   // server.close() drops idle keep-alive sockets, but closeIdleConnections misses pre-request
   // sockets: a client that connected and said nothing would hold the exit for the headers timeout.
-  for (const s of servers) {
-    s.closeIdleConnections()
-    for (const socket of freshSockets(s)) socket.destroy()
-  }
+  for (const s of servers) s.closeIdleConnections()
+  for (const socket of conns.fresh()) socket.destroy()
   const timer = setTimeout(() => { for (const s of servers) s.closeAllConnections() }, graceMs)
   await Promise.all(closed)
   clearTimeout(timer)
