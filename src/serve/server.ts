@@ -54,6 +54,20 @@ export function applyLimits (servers: readonly Server[], l: Limits): void {
   }
 }
 
+const STOP = (): number => -1
+
+/**
+ * node:http parses a whole read (about 2,500 pipelined requests in 64 KB) and keeps every request and
+ * response it made until the socket's close, which comes only after the event loop's turn: hundreds of
+ * sockets read in one turn held gigabytes (heap out of memory). The parser asks its onIncoming for each
+ * request's headers; -1 from it is a callback error to llhttp, which stops there (node resets onIncoming
+ * when it frees the parser).
+ */
+function stopParsing (socket: Socket): void {
+  const parser = (socket as Socket & { parser?: { onIncoming?: unknown } | null }).parser
+  if (parser !== null && parser !== undefined) parser.onIncoming = STOP
+}
+
 /**
  * A node:http server whose connections the table admits, evicts and counts: server.maxConnections would
  * refuse every newcomer once full, handing the host to whoever came first.
@@ -71,9 +85,10 @@ export function createHttpServer (handler: RequestListener, limits: Limits, coun
     requireHostHeader: false,
     noDelay: true
   }, (req, res) => {
-    // node:http parses a whole read (2,500 pipelined requests in 64 KB) before anything can stop it:
-    // the ones past the table's cap find their connection closed and cost nothing more.
-    if (!conns.request(req.socket)) return
+    if (!conns.request(req.socket)) {
+      stopParsing(req.socket)
+      return
+    }
     res.on('finish', onFinish)
     handler(req, res)
   })
