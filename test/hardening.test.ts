@@ -180,6 +180,37 @@ test('a SIGHUP during start is kept and acted on once the server is up', async (
   assert.equal(cli.child.signalCode, null)
 })
 
+test('a SIGHUP while Node parses the program finds a handler: the entry file traps it first', async (t) => {
+  const dir = tempDir(t)
+  // A preload that sends SIGHUP to the process the moment Node is about to compile the program: the
+  // first file over 100 KB. A signal sent to oneself is delivered before kill() returns: with no handler
+  // installed by then, the process dies of it there and then.
+  const preload = join(dir, 'hup-at-parse.cjs')
+  writeFileSync(preload, `
+const Module = require('node:module')
+const compile = Module.prototype._compile
+Module.prototype._compile = function (content, filename) {
+  if (content.length > 100000) {
+    Module.prototype._compile = compile
+    process.kill(process.pid, 'SIGHUP')
+    process.stderr.write('SIGHUP sent before compiling ' + filename + '\\n')
+  }
+  return compile.call(this, content, filename)
+}
+`)
+  const cli = spawnCli(['--listen', '127.0.3.35:0', '--challenge-dir', dir], { NODE_OPTIONS: `--require ${preload}` })
+  t.after(() => cli.child.kill('SIGKILL'))
+  await Promise.race([
+    cli.line((l) => l.msg === 'acme-responder listening'),
+    cli.exited.then((code) => { throw new Error(`exited ${code} (signal ${cli.child.signalCode}): ${cli.stderr}`) })
+  ])
+  assert.match(cli.stderr, /SIGHUP sent before compiling/)
+  // The SIGHUP caught early is acted on: a reload, once the server is up.
+  await cli.line((l) => l.msg === 'configuration reloaded')
+  cli.child.kill('SIGTERM')
+  assert.equal(await cli.exited, 0)
+})
+
 test('a token file with more than one link is refused', async (t) => {
   const dir = tempDir(t)
   writeFileSync(join(dir, 'elsewhere'), 'not.a.token')

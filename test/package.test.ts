@@ -17,8 +17,9 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
   // --ignore-scripts: dist/ is already built, and rebuilding it under running tests would race them.
   const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = packed[0]?.files.map((f) => f.path) ?? []
-  for (const f of files) assert.match(f, /^(dist\/bin\/acme-responder\.cjs|rc\.d\/.+|README\.md|LICENSE|package\.json)$/, f)
-  assert.ok(files.includes('dist/bin/acme-responder.cjs'))
+  for (const f of files) assert.match(f, /^(dist\/bin\/(acme-responder|program)\.cjs|rc\.d\/.+|README\.md|LICENSE|package\.json)$/, f)
+  // The entry file (signal traps, a few hundred bytes) and the program it loads.
+  assert.ok(files.includes('dist/bin/acme-responder.cjs') && files.includes('dist/bin/program.cjs'))
   assert.ok(files.includes('rc.d/acme_responder'))
   assert.ok(files.includes('rc.d/acme-responder.service'))
   assert.ok(!files.some((f) => f.includes('test') || f.endsWith('.ts') || f.endsWith('.map')))

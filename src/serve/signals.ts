@@ -1,5 +1,6 @@
 // Signals: trapped from the first moment, acted on once the server is up (reload, drain, inspector refusal).
 import type { Logger } from 'pino'
+import { adoptEarlySignals } from './early-signals.js'
 
 export interface Lifecycle {
   readonly log: () => Logger
@@ -14,7 +15,7 @@ export interface SignalGate {
 }
 
 /**
- * Installed before anything else loads. Without a handler a SIGHUP kills Node, and systemd takes death
+ * Installed as the program's first statement, taking over from the entry file's handlers. Without a handler a SIGHUP kills Node, and systemd takes death
  * by SIGHUP for a clean exit (no restart): a logrotate run during start would stop the service for good.
  * SIGUSR1 would start Node's inspector on 127.0.0.1:9229, with no authentication: any process of the
  * same user could then run code in the process that holds port 80. A handler of our own stops that.
@@ -39,6 +40,8 @@ export function trapSignals (): SignalGate {
     if (life === undefined) process.stderr.write(`acme-responder: ${msg}\n`)
     else life.log().warn({ signal: 'SIGUSR1' }, msg)
   })
+  // The entry file's handlers caught what came while the program was being parsed.
+  if (adoptEarlySignals() > 0) pendingReload = true
 
   return {
     attach (l) {
