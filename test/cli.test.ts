@@ -36,7 +36,7 @@ test('invalid configuration: one line naming the option, exit 2', async (t) => {
     [['--no-such-flag'], {}, /Unknown argument/],
     [[], { ACME_RESPONDER_MODE: 'proxy' }, /invalid --mode: proxy mode needs at least one --master/],
     [['--config', join(dir, 'missing.json')], {}, /invalid --config: .*ENOENT/],
-    [['--maintenance-page', join(dir, 'missing.html'), '--listen', '127.0.0.1:0'], {}, /invalid --maintenance-page: cannot read/],
+    [['--maintenance-page', join(dir, 'missing.html'), '--listen', '127.0.0.1:0'], {}, /invalid --maintenance-page: .*missing.html cannot be read: ENOENT/],
     [['--log-file', join(dir, 'no/such/dir/log'), '--listen', '127.0.0.1:0'], {}, /invalid --log-file: cannot open/]
   ]
   for (const [args, env, re] of cases) {

@@ -51,6 +51,12 @@ test('a private key readable by others is refused; garbage is refused', async (t
   writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }))
   chmodSync(file, 0o644)
   await assert.rejects(loadConfig({ flags: { 'account-key': file }, env: {}, platform: 'linux' }), /invalid --account-key: .* readable by others/)
+  // A private JWK whose "d" is written with a JSON escape is a private key all the same.
+  const jwk = JSON.stringify(privateKey.export({ format: 'jwk' })).replace('"d":', '"\\u0064":')
+  assert.match(jwk, /"\\u0064":/)
+  writeFileSync(join(dir, 'escaped.jwk'), jwk, { mode: 0o644 })
+  chmodSync(join(dir, 'escaped.jwk'), 0o644)
+  await assert.rejects(thumbprintFromKeyFile(join(dir, 'escaped.jwk')), /invalid --account-key: .* readable by others/)
   writeFileSync(join(dir, 'junk'), 'not a key')
   await assert.rejects(thumbprintFromKeyFile(join(dir, 'junk')), /invalid --account-key: .* not a PEM or JWK key/)
 })

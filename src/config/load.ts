@@ -1,6 +1,7 @@
 // Loads the Config: flags over ACME_RESPONDER_* variables over the JSON file over defaults. The only env reader.
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { buildConfig, ConfigError, type Config } from './config.js'
+import { readSmallFile } from './small-file.js'
 import { envName, OPTION_NAMES, OPTIONS, optionFromKey, type RawOptions } from './options.js'
 
 export function envOptions (env: NodeJS.ProcessEnv): RawOptions {
@@ -13,13 +14,21 @@ export function envOptions (env: NodeJS.ProcessEnv): RawOptions {
   return raw
 }
 
+/** A config file is a page of JSON; anything near this size is a mistake or a planted file. */
+const MAX_CONFIG = 1024 * 1024
+
 export async function fileOptions (file: string): Promise<RawOptions> {
+  let text: string
+  try {
+    text = (await readSmallFile(file, MAX_CONFIG)).toString('utf8')
+  } catch (err) {
+    throw new ConfigError('config', `${file} ${(err as Error).message}`)
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8'))
+    parsed = JSON.parse(text)
   } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    throw new ConfigError('config', `${file}: ${e.code ?? e.message}`)
+    throw new ConfigError('config', `${file}: ${(err as Error).message}`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError('config', `${file}: must hold one JSON object`)

@@ -36,8 +36,17 @@ export function publicKeyFrom (text: string): KeyObject {
   return createPublicKey(trimmed)
 }
 
+/** Whether the text holds a private key: judged on the parsed JWK, as `"\u0064"` is a "d" too. */
 function isPrivate (text: string): boolean {
-  return /PRIVATE KEY-----/.test(text) || /"d"\s*:/.test(text)
+  if (/PRIVATE KEY-----/.test(text)) return true
+  let jwk: unknown
+  try {
+    jwk = JSON.parse(text)
+  } catch {
+    return false
+  }
+  const keys = (jwk as { keys?: unknown }).keys
+  return [jwk, ...Array.isArray(keys) ? keys : []].some((k) => typeof k === 'object' && k !== null && 'd' in k)
 }
 
 export async function thumbprintFromKeyFile (file: string): Promise<string> {

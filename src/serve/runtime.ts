@@ -1,7 +1,7 @@
 // The swappable state a request is answered with: config, policy, prebuilt answers, proxy. Rebuilt on SIGHUP.
-import { readFile } from 'node:fs/promises'
 import type { Config } from '../config/config.js'
 import { ConfigError } from '../config/error.js'
+import { readSmallFile } from '../config/small-file.js'
 import { policyFromConfig, type Policy } from '../core/decide.js'
 import { createProxy, type Proxy } from './proxy.js'
 import { buildAnswers, DEFAULT_MAINTENANCE_PAGE, type Answers } from '../core/answers.js'
@@ -21,14 +21,11 @@ const MAX_PAGE = 1024 * 1024
 
 async function maintenancePage (file: string | undefined): Promise<Buffer> {
   if (file === undefined) return Buffer.from(DEFAULT_MAINTENANCE_PAGE)
-  let page: Buffer
   try {
-    page = await readFile(file)
+    return await readSmallFile(file, MAX_PAGE)
   } catch (err) {
-    throw new ConfigError('maintenance-page', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    throw new ConfigError('maintenance-page', `${file} ${(err as Error).message}`)
   }
-  if (page.length > MAX_PAGE) throw new ConfigError('maintenance-page', `${file} is over ${MAX_PAGE} bytes`)
-  return page
 }
 
 export async function buildRuntime (config: Config): Promise<Runtime> {

@@ -9,6 +9,9 @@ export interface Lifecycle {
   exit (code: number): void
 }
 
+/** How long a stop waits for a reload under way. */
+export const RELOAD_WAIT_MS = 3000
+
 export interface SignalGate {
   /** Called once the server is serving: a SIGHUP that came during start is acted on now. */
   attach (life: Lifecycle): void
@@ -51,8 +54,11 @@ export function trapSignals (): SignalGate {
         if (stopping) return
         stopping = true
         l.log().info({ signal }, 'stopping: finishing in-flight requests')
-        // A reload under way finishes first: it may hold a half-built proxy.
-        reloading.then(() => l.shutdown()).then(() => l.exit(0), (err: unknown) => {
+        // A reload under way finishes first (it may hold a half-built proxy), but a stuck one (a file
+        // system that hangs) must not hold the stop: it gets RELOAD_WAIT_MS.
+        let timer: NodeJS.Timeout | undefined
+        const stuck = new Promise<void>((resolve) => { timer = setTimeout(resolve, RELOAD_WAIT_MS) })
+        Promise.race([reloading, stuck]).then(() => { clearTimeout(timer); return l.shutdown() }).then(() => l.exit(0), (err: unknown) => {
           l.log().error({ err }, 'shutdown failed')
           l.exit(1)
         })
