@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, closeSync, constants, linkSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -121,6 +121,36 @@ test('the log file is never opened or chowned through a symlink or a hard link',
   assert.equal(readFileSync(secret, 'utf8'), 'root only\n')
 })
 
+test('a log file another user planted in a shared directory is refused; the service\'s own loses group-write and other bits', rootOnly, async (t) => {
+  const dir = tempDir(t)
+  chmodSync(dir, 0o755)
+  // World-writable without the sticky bit: Linux's fs.protected_regular covers sticky directories (FreeBSD
+  // has nothing like it), and would refuse root's open before the responder's own check could.
+  const shared = join(dir, 'tmp')
+  mkdirSync(shared)
+  chmodSync(shared, 0o777)
+  const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim())
+  // nobody creates the file first, open to all, and keeps a descriptor of its own on it.
+  const planted = join(shared, 'acme.log')
+  execFileSync('sh', ['-c', `umask 0; : > ${planted}`], { uid: nobody, gid: nobody })
+  assert.equal(statSync(planted).mode & 0o777, 0o666)
+  const refused = await runCli(['--listen', '127.0.3.36:0', '--challenge-dir', dir, '--user', 'daemon', '--log-file', planted])
+  assert.equal(refused.code, 2)
+  assert.match(oneLine(refused.stderr), /^acme-responder: invalid --log-file: .*acme\.log is owned by uid \d+, not root or the service user/)
+  assert.equal(readFileSync(planted, 'utf8'), '', 'nothing was written to it')
+  // root's own file, left 0666 by a umask: the service makes it 0640, and it is handed to the user.
+  const own = join(shared, 'own.log')
+  writeFileSync(own, '', { mode: 0o666 })
+  chmodSync(own, 0o666)
+  const cli = spawnCli(['--listen', '127.0.3.36:0', '--challenge-dir', dir, '--user', 'daemon', '--log-file', own])
+  t.after(() => cli.child.kill('SIGKILL'))
+  // The log goes to the file, so that is where the start shows.
+  await waitFor(() => readFileSync(own, 'utf8').includes('acme-responder listening'), 'the start in the log file', 20_000, () => cli.stderr)
+  const st = statSync(own)
+  assert.equal(st.mode & 0o777, 0o640)
+  assert.equal(st.uid, Number(execFileSync('id', ['-u', 'daemon'], { encoding: 'utf8' }).trim()))
+})
+
 test('SIGUSR1 does not open the inspector', async (t) => {
   const inspector = await freePort('127.0.3.32')
   const cli = await startCli(['--listen', '127.0.3.32:0', '--challenge-dir', tempDir(t)], { NODE_OPTIONS: `--inspect-port=127.0.3.32:${inspector}` })
@@ -154,27 +184,32 @@ test('without getent in PATH the group is still dropped, and an unknown group st
 
 test('a SIGHUP during start is kept and acted on once the server is up', async (t) => {
   const dir = tempDir(t)
-  const fifo = join(dir, 'config.json')
-  execFileSync('mkfifo', [fifo])
-  const cli = spawnCli(['--config', fifo])
-  t.after(() => cli.child.kill('SIGKILL'))
-  // Opening the FIFO for writing without blocking succeeds only once the child waits to read it:
-  // the start is then blocked reading the config, the moment a logrotate HUP used to kill it.
-  const writer = async (): Promise<number> => {
-    let fd = -1
-    await waitFor(() => { try { fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK); return true } catch { return false } }, 'the config read to begin')
-    return fd
+  const file = join(dir, 'config.json')
+  writeFileSync(file, JSON.stringify({ listen: ['127.0.3.34:0'], 'challenge-dir': dir }))
+  // A preload that sends SIGHUP to the process the moment start opens the config file, the moment a
+  // logrotate HUP used to kill it. (A config FIFO once held the start there; FIFOs are refused now.)
+  const preload = join(dir, 'hup-at-config.cjs')
+  writeFileSync(preload, `
+const fsp = require('node:fs/promises')
+const open = fsp.open
+let sent = false
+fsp.open = function (path, ...rest) {
+  if (!sent && String(path).endsWith('config.json')) {
+    sent = true
+    process.kill(process.pid, 'SIGHUP')
+    process.stderr.write('SIGHUP sent while opening ' + path + '\\n')
   }
-  const config = JSON.stringify({ listen: ['127.0.3.34:0'], 'challenge-dir': dir })
-  const fd = await writer()
-  cli.child.kill('SIGHUP')
-  writeSync(fd, config)
-  closeSync(fd)
-  await cli.line((l) => l.msg === 'acme-responder listening')
-  // The queued reload reads the config again.
-  const again = await writer()
-  writeSync(again, config)
-  closeSync(again)
+  return open.call(this, path, ...rest)
+}
+`)
+  const cli = spawnCli(['--config', file], { NODE_OPTIONS: `--require ${preload}` })
+  t.after(() => cli.child.kill('SIGKILL'))
+  await Promise.race([
+    cli.line((l) => l.msg === 'acme-responder listening'),
+    cli.exited.then((code) => { throw new Error(`exited ${code} (signal ${cli.child.signalCode}): ${cli.stderr}`) })
+  ])
+  assert.match(cli.stderr, /SIGHUP sent while opening .*config\.json/)
+  // The queued reload reads the config again, once the server is up.
   await cli.line((l) => l.msg === 'configuration reloaded')
   assert.equal(cli.child.exitCode, null)
   assert.equal(cli.child.signalCode, null)

@@ -163,11 +163,14 @@ export async function startCli (args: string[], env: NodeJS.ProcessEnv = {}, opt
   const ready = await Promise.race([
     cli.line((l) => l.msg === 'acme-responder listening'),
     cli.exited.then((code) => { throw new Error(`exited ${code}: ${cli.stderr}`) })
-  ])
+  ]).catch((err: unknown) => {
+    // The caller never gets the child to kill: a child left running keeps the test file from ending.
+    cli.child.kill('SIGKILL')
+    throw err
+  })
   return Object.assign(cli, { port: listenPort(ready) })
 }
 
-/** Waits until cond() holds, checking every 25 ms; a generous bound, as CI machines are shared. */
 /**
  * Waits until cond() holds (a condition that throws or rejects counts as not yet), checking every 25 ms;
  * resolves with the milliseconds it took. `detail` adds what to show when it times out.

@@ -1,5 +1,5 @@
 // Opens the log file safely: never through a symlink or a hard link, never a FIFO, handed over by descriptor.
-import { closeSync, constants, fchownSync, fstatSync, openSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, openSync } from 'node:fs'
 import { ConfigError } from '../config/error.js'
 
 // O_NOFOLLOW: a symlink planted where the log goes must not make root append to (or chown) its target.
@@ -29,7 +29,13 @@ export function openLogFile (file: string, owner?: { uid: number | undefined, gi
     if (!st.isFile()) throw new ConfigError('log-file', `${file} is not a regular file`)
     // A hard link to another file (a user's link to /etc/master.passwd) would hand that file over.
     if (st.nlink > 1) throw new ConfigError('log-file', `${file} has ${st.nlink} hard links`)
-    if (owner !== undefined && owner.uid !== undefined && process.getuid?.() === 0) fchownSync(fd, owner.uid, owner.gid ?? -1)
+    // A file another user created in advance (a world-writable sticky directory, on a kernel without
+    // fs.protected_regular: FreeBSD has none) stays open to its creator through a descriptor of its own.
+    const self = process.getuid?.()
+    if (st.uid !== 0 && st.uid !== self && st.uid !== owner?.uid) throw new ConfigError('log-file', `${file} is owned by uid ${st.uid}, not root or the service user: someone else created it`)
+    if (owner !== undefined && owner.uid !== undefined && self === 0) fchownSync(fd, owner.uid, owner.gid ?? -1)
+    // Client addresses and tokens are for the service and its group to read: no group write, nothing for others.
+    if ((st.mode & 0o027) !== 0 && (self === 0 || st.uid === self)) fchmodSync(fd, st.mode & 0o7750)
     return fd
   } catch (err) {
     closeSync(fd)
