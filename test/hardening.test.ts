@@ -6,9 +6,11 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, wr
 import { Agent, request } from 'node:http'
 import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { test } from 'node:test'
 import { get, httpServer, oneLine, runCli, spawnCli, startCli, startResponder, tempDir, waitFor } from './helpers.js'
 import { freePort } from './ports.js'
+import { FIELD_BYTES, LOG_IN_ALL, LOG_LINE_MAX, TOKEN_CHARS } from '../src/serve/log-line.js'
 
 const P = '/.well-known/acme-challenge/'
 const isRoot = process.getuid?.() === 0
@@ -84,12 +86,56 @@ test('the log grows by a bounded amount under a flood, and every request of a va
   for (const l of lines()) {
     const o = JSON.parse(l) as { ua: string, outcome: string }
     assert.equal(o.outcome, 'redirected')
-    assert.ok(o.ua.length <= 201, 'the User-Agent is cut')
+    assert.equal(o.ua, 'x'.repeat(FIELD_BYTES) + '…', 'the User-Agent is cut')
   }
   // The rest is counted, and the count reaches the log on the next summary (at the latest on stop).
   cli.child.kill('SIGTERM')
   assert.equal(await cli.exited, 0)
   assert.match(cli.stdout, /"challenge redirected \(over the log budget\)":\d{4}/)
+})
+
+test('the log grows by at most 20 lines of at most LOG_LINE_MAX bytes a second under a flood from 40 addresses', async (t) => {
+  const dir = tempDir(t)
+  const cli = await startCli(['--listen', '127.0.3.37:0', '--challenge-dir', dir, '--master', 'www.example.com'])
+  t.after(() => cli.child.kill('SIGKILL'))
+  // Every client field at its worst: a User-Agent of quotes (each doubles once JSON-escaped), a long
+  // Host, and tokens of 255 characters (logged once as the token and once inside the redirect's location).
+  const headers = { host: 'mail.' + 'a'.repeat(60).concat('.').repeat(3) + 'example', 'user-agent': '"'.repeat(7600) }
+  const longToken = (): string => randomBytes(192).toString('base64url').slice(0, 255)
+  const agents = Array.from({ length: 40 }, (_, i) => new Agent({ keepAlive: true, maxSockets: 2, localAddress: `127.0.12.${i + 1}` }))
+  t.after(() => { for (const a of agents) a.destroy() })
+  const one = (agent: Agent): Promise<number> => new Promise((resolve, reject) => {
+    request({ host: '127.0.3.37', port: cli.port, path: P + longToken(), agent, headers }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    }).on('error', reject).end()
+  })
+  const before = cli.stdout.length
+  const t0 = performance.now()
+  let requests = 0
+  // Five seconds of flood: long enough for the 200-line burst to be a small part of it.
+  await Promise.all(agents.flatMap((agent) => [0, 1].map(async () => {
+    while (performance.now() - t0 < 5000) {
+      assert.equal(await one(agent), 302)
+      requests++
+    }
+  })))
+  const seconds = (performance.now() - t0) / 1000
+  // The lines written during the flood reach stdout a moment later: wait until the log is quiet.
+  let size = -1
+  await waitFor(() => { const same = size === cli.stdout.length; size = cli.stdout.length; return same }, 'the log to settle')
+  const flood = cli.stdout.slice(before).split('\n').filter((l) => l.includes('challenge request'))
+  const bytes = flood.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0)
+  t.diagnostic(`${requests} requests in ${seconds.toFixed(1)} s: ${flood.length} lines, ${bytes} bytes, ${Math.round(bytes / seconds)} bytes/s; longest line ${Math.max(...flood.map((l) => Buffer.byteLength(l)))} bytes`)
+  assert.ok(requests > 10 * flood.length, `the flood (${requests} requests) was well over the budget (${flood.length} lines)`)
+  for (const l of flood) assert.ok(Buffer.byteLength(l) <= LOG_LINE_MAX, `a line of ${Buffer.byteLength(l)} bytes: ${l.slice(0, 300)}`)
+  // The budget: the burst, then 20 a second (one more for a refill landing at the edge).
+  assert.ok(flood.length <= LOG_IN_ALL.burst + Math.ceil(LOG_IN_ALL.perSecond * seconds) + 1, `${flood.length} lines in ${seconds} s`)
+  const o = JSON.parse(flood.at(-1) ?? '{}') as Record<string, unknown>
+  assert.equal(o.tokenLength, 255)
+  assert.equal(String(o.token).length, TOKEN_CHARS + 1)
+  assert.equal(o.location, undefined, 'the location repeats the token: left out when the token is cut')
+  assert.equal(o.ua, '"'.repeat(FIELD_BYTES / 2) + '…')
 })
 
 test('a maintenance status that cannot carry a body is refused at start', async (t) => {

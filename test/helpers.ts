@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { accessSync, chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -73,9 +73,9 @@ export async function startResponder (opts: RawOptions, host = '127.0.0.1', wrap
 export interface Reply { status: number, headers: IncomingHttpHeaders, body: Buffer, text: string }
 
 /** One HTTP request on its own connection, with full control over Host (fetch() forbids that). */
-export function get (r: { port: number, host?: string, localAddress?: string }, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+export function get (r: { port: number, host?: string, localAddress?: string, agent?: Agent }, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: r.host ?? '127.0.0.1', port: r.port, path, method, headers, agent: false, ...r.localAddress === undefined ? {} : { localAddress: r.localAddress } }, (res) => {
+    const req = request({ host: r.host ?? '127.0.0.1', port: r.port, path, method, headers, agent: r.agent ?? false, ...r.localAddress === undefined ? {} : { localAddress: r.localAddress } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {

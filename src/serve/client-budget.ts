@@ -1,4 +1,19 @@
-// What one client may make the process do: a rate budget (log lines) and an in-flight cap (upstream fetches).
+// Who a client is (its address, /64, or network) and the rate budget (log lines) it is given.
+
+/** An IPv6 address as its eight groups (hex, no leading zeros). */
+function ipv6Groups (a: string): string[] {
+  const [head = '', tail] = a.split('::')
+  const h = head === '' ? [] : head.split(':')
+  const t = tail === undefined || tail === '' ? [] : tail.split(':')
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t]
+  return groups.map((g) => parseInt(g, 16).toString(16))
+}
+
+/** The address without a zone, lower-case, and an IPv4-mapped IPv6 address as the IPv4 it is. */
+function plain (address: string): string {
+  const a = address.replace(/%.*$/, '').toLowerCase()
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)?.[1] ?? a
+}
 
 /**
  * The key a client is counted under: its IPv4 address, or the /64 of its IPv6 address (one host
@@ -6,15 +21,19 @@
  */
 export function clientKey (address: string | undefined): string {
   if (address === undefined) return '?'
-  const a = address.replace(/%.*$/, '').toLowerCase()
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)
-  if (mapped?.[1] !== undefined) return mapped[1]
-  if (!a.includes(':')) return a
-  const [head = '', tail] = a.split('::')
-  const h = head === '' ? [] : head.split(':')
-  const t = tail === undefined || tail === '' ? [] : tail.split(':')
-  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t]
-  return groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':') + '::/64'
+  const a = plain(address)
+  return a.includes(':') ? ipv6Groups(a).slice(0, 4).join(':') + '::/64' : a
+}
+
+/**
+ * The network above a client: an IPv4 /24, an IPv6 /48 (what a site is given: 65,536 /64s). Fairness
+ * between networks keeps one site's many clients from outweighing everyone else.
+ */
+export function networkKey (address: string | undefined): string {
+  if (address === undefined) return '?'
+  const a = plain(address)
+  if (a.includes(':')) return ipv6Groups(a).slice(0, 3).join(':') + '::/48'
+  return a.split('.').slice(0, 3).join('.') + '.0/24'
 }
 
 export interface Rate { readonly burst: number, readonly perSecond: number }
@@ -48,33 +67,6 @@ export function createRateBudget (perClient: Rate, all: Rate, maxClients = 10_00
       b.tokens--
       global.tokens--
       return true
-    }
-  }
-}
-
-export interface InFlight {
-  /** Counts one more for the client; false (and nothing counted) when it is at its cap. */
-  enter (client: string): boolean
-  leave (client: string): void
-}
-
-/** Per-client concurrency; the map holds only clients with something in flight. */
-export function createInFlight (perClient: number, total: number): InFlight {
-  const counts = new Map<string, number>()
-  let sum = 0
-  return {
-    enter (client) {
-      const n = counts.get(client) ?? 0
-      if (n >= perClient || sum >= total) return false
-      counts.set(client, n + 1)
-      sum++
-      return true
-    },
-    leave (client) {
-      const n = counts.get(client) ?? 0
-      if (n <= 1) counts.delete(client)
-      else counts.set(client, n - 1)
-      if (n > 0) sum--
     }
   }
 }

@@ -7,21 +7,10 @@ import { decide, type RequestFacts } from '../core/decide.js'
 import { afterFetch, afterLookup, settled, type Challenge, type Outcome } from '../core/outcome.js'
 import { clientKey, createRateBudget, type RateBudget } from './client-budget.js'
 import type { HitCounter } from './hit-counter.js'
+import { clip, detailFields, LOG_IN_ALL, LOG_PER_CLIENT, tokenFields } from './log-line.js'
 import { FORWARDED_HEADER } from './proxy.js'
 import type { Runtime } from './runtime.js'
 import { unreadAnswerTimeout } from './server.js'
-
-/**
- * Challenge log lines: a validation is a handful of requests from a few addresses, each with a full
- * budget of its own; a flood from one address gets a few lines and then the per-minute count. The
- * global bucket bounds the log's growth under a flood from many addresses (about 20 lines a second).
- */
-export const LOG_PER_CLIENT = { burst: 20, perSecond: 2 }
-export const LOG_IN_ALL = { burst: 200, perSecond: 20 }
-/** Client-controlled fields are cut to this many characters in a log line. */
-export const LOG_FIELD_MAX = 200
-
-const cut = (s: string | undefined): string | undefined => s === undefined || s.length <= LOG_FIELD_MAX ? s : s.slice(0, LOG_FIELD_MAX) + '…'
 
 /** A request as the shell holds it: the core's facts and what answering and logging it need. */
 interface Request extends RequestFacts {
@@ -97,24 +86,25 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       hits.count(`challenge ${o.outcome} (over the log budget)`)
       return
     }
+    const t = tokenFields(token)
     log[o.level]({
       method: r.method,
-      host: cut(r.hostHeaders[0]),
-      token,
-      ...(token === undefined ? { target: cut(r.target) } : {}),
+      host: clip(r.hostHeaders[0]),
+      ...t,
+      ...(token === undefined ? { target: clip(r.target) } : {}),
       outcome: o.outcome,
       status: a.status,
       remote: r.req.socket.remoteAddress,
       ms: started === undefined ? undefined : Math.round((performance.now() - started) * 1000) / 1000,
-      ua: cut(r.ua),
-      ...o.detail
+      ua: clip(r.ua),
+      ...detailFields(o.detail, t.tokenLength !== undefined)
     }, o.msg)
   }
 
   /** Step 3 when the core asks for it: the masters (proxy mode). */
   function viaMasters (r: Request, token: string, o: Outcome | 'proxy'): Outcome | Promise<Outcome> {
     if (o !== 'proxy') return o
-    return r.rt.proxy === undefined ? afterFetch({ kind: 'not-found', tries: [] }) : r.rt.proxy.fetch(token, clientOf(r)).then(afterFetch)
+    return r.rt.proxy === undefined ? afterFetch({ kind: 'not-found', tries: [] }) : r.rt.proxy.fetch(token, r.req.socket.remoteAddress).then(afterFetch)
   }
 
   /** The lookup, then the masters if needed; synchronous where the file system allows. */
@@ -149,7 +139,7 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
     try {
       answer(req, res)
     } catch (err) {
-      log.error({ err, target: cut(req.url) }, 'unexpected error answering a request')
+      log.error({ err, target: clip(req.url) }, 'unexpected error answering a request')
       if (res.headersSent) res.destroy()
       else res.writeHead(500, { 'content-length': '0', connection: 'close' }).end()
     }

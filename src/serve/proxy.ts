@@ -1,7 +1,8 @@
 // Proxy mode: fetches a token from the masters in order with undici, bounded in time, sockets and bytes.
 import type { Dispatcher } from 'undici'
 import type { Fetch, Try } from '../core/outcome.js'
-import { createInFlight } from './client-budget.js'
+import { clientKey, networkKey } from './client-budget.js'
+import { createFairQueue } from './fair-queue.js'
 import type { Master } from '../config/config.js'
 import { CHALLENGE_PREFIX } from '../core/target.js'
 import { failureCode, readUpTo } from './upstream.js'
@@ -10,8 +11,8 @@ import { failureCode, readUpTo } from './upstream.js'
 export const FORWARDED_HEADER = 'x-acme-responder-forwarded'
 
 export interface Proxy {
-  /** `client` is the key the requester is counted under (see clientKey). */
-  fetch (token: string, client: string): Promise<Fetch>
+  /** `address` is the requester's: its client and network share the upstream slots fairly. */
+  fetch (token: string, address: string | undefined): Promise<Fetch>
   close (): Promise<void>
 }
 
@@ -23,16 +24,19 @@ export interface ProxySettings {
   readonly userAgent: string
 }
 
-/** A small socket bound per master: a slow master queues requests instead of eating descriptors. */
-const CONNECTIONS_PER_MASTER = 8
 /**
- * Fetches one client address may have in flight. The CA's perspectives come from different addresses,
- * one request each; a client asking for many random tokens at once is a flood, and without this cap its
- * queue in front of the master's sockets would push the CA's request past --proxy-timeout.
+ * Fetches running at once, and the sockets per master. A CA's validation is one fetch (its perspectives'
+ * requests for one token share it), so a few slots are plenty; more would only pass a flood on to a
+ * master that is already slow. What waits for a slot is served fairly (see fair-queue.ts).
+ */
+const SLOTS = 4
+/**
+ * Fetches one client (an address, an IPv6 /64) may have running or waiting. The CA's perspectives come
+ * from different addresses, one request each; a client asking for many random tokens at once is a flood.
  */
 const FETCHES_PER_CLIENT = 2
-/** All fetches in flight together: a bound on memory whatever the number of flooding addresses. */
-const FETCHES_IN_ALL = 256
+/** Fetches waiting in all: a bound on memory whatever the number of flooding addresses. */
+const FETCHES_WAITING = 256
 /**
  * How long "every master said 404" is remembered for a token. Random tokens from a flood then cost one
  * fetch per interval, not one per request. A real token is never asked for before the ACME client has
@@ -71,7 +75,7 @@ async function attempt (agent: Dispatcher, url: URL, s: ProxySettings, ms: numbe
 export async function createProxy (s: ProxySettings): Promise<Proxy> {
   // Loaded here, not at start: only proxy mode and `check` pay for undici.
   const { Agent } = await import('undici')
-  const agent = new Agent({ connections: CONNECTIONS_PER_MASTER, keepAliveTimeout: 4000, connectTimeout: s.timeout })
+  const agent = new Agent({ connections: SLOTS, keepAliveTimeout: 4000, connectTimeout: s.timeout })
 
   async function fetchFromMasters (token: string): Promise<Fetch> {
     const deadline = Date.now() + s.budget
@@ -99,11 +103,11 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
   }
 
   const inFlight = new Map<string, Promise<Fetch>>()
-  const perClient = createInFlight(FETCHES_PER_CLIENT, FETCHES_IN_ALL)
+  const queue = createFairQueue({ slots: SLOTS, perClient: FETCHES_PER_CLIENT, waiting: FETCHES_WAITING })
   const notFound = new Map<string, number>()
 
   return {
-    fetch (token, client) {
+    fetch (token, address) {
       // The CA's perspectives ask for one token at nearly the same time: they share one upstream fetch,
       // which costs none of them a share.
       const shared = inFlight.get(token)
@@ -113,17 +117,14 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
         if (until > Date.now()) return Promise.resolve({ kind: 'not-found', tries: [] })
         notFound.delete(token)
       }
-      if (!perClient.enter(client)) return Promise.resolve({ kind: 'busy' })
-      const p = fetchFromMasters(token).then((r) => {
+      const p = queue.run({ client: clientKey(address), network: networkKey(address) }, () => fetchFromMasters(token)).then((r): Fetch => {
+        if (r === 'busy') return { kind: 'busy' }
         if (r.kind === 'not-found') {
           if (notFound.size >= MAX_NOT_FOUND) notFound.delete(notFound.keys().next().value as string)
           notFound.set(token, Date.now() + NOT_FOUND_MS)
         }
         return r
-      }).finally(() => {
-        inFlight.delete(token)
-        perClient.leave(client)
-      })
+      }).finally(() => inFlight.delete(token))
       inFlight.set(token, p)
       return p
     },
