@@ -16,6 +16,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist/bin ./dist/bin
 COPY LICENSE README.md ./
+# The manual, where man(1) looks: `docker run --rm IMAGE cat /usr/local/share/man/man8/acme-responder.8 | man -l -`.
+COPY man/acme-responder.8 /usr/local/share/man/man8/acme-responder.8
 RUN mkdir -p /var/lib/dehydrated/acme-challenges /etc/acme-responder
 VOLUME ["/var/lib/dehydrated/acme-challenges", "/etc/acme-responder"]
 # Docker lets unprivileged processes bind low ports inside a container (ip_unprivileged_port_start=0),

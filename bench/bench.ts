@@ -1,4 +1,4 @@
-// npm run bench [-- --quick]: acme-responder against nginx (1 worker), a constant node:http server and the
+// npm run bench [-- --quick] [--siege-only]: acme-responder against nginx (1 worker), a constant node:http server and the
 // floor (its bytes + the freshness lstat), same core, interleaved rounds, then footprints; writes bench/results/.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -7,9 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/ports.js'
 import { wrk, type Load } from './load.js'
+import { ATTACKS, FLOOD_LUA, siegeRow, type SiegeRow } from './siege.js'
 import { acmeResponder, ceiling, cpuMs, FLOOR, floor, has, KEY_AUTH, NODE, nginx, rssKb, status, TOKEN, waitUp, type Served } from './servers.js'
 
 const quick = process.argv.includes('--quick')
+/** Only the siege section (it takes a few minutes of its own). */
+const siegeOnly = process.argv.includes('--siege-only')
+const SIEGE_SECONDS = quick ? 5 : 10
 // Many short loads rather than a few long ones: a busy moment of a shared machine then spoils one
 // sample of the median, not a third of them. With the four servers, every one takes every place in the
 // turning order once in each four rounds.
@@ -74,13 +78,16 @@ async function startups (ks: readonly Kind[]): Promise<Map<string, number>> {
   return new Map([...times].map(([name, t]) => [name, median(t)]))
 }
 
-/** Opens n keep-alive connections, each answered once, and keeps them open. */
+/**
+ * Opens n keep-alive connections, each answered once, and keeps them open. From 50 addresses, 100 each:
+ * a busy host's visitors, each under the per-client cap (from one address the responder would keep 256).
+ */
 async function idleConnections (port: number, n: number, body: string): Promise<{ sockets: Socket[], answered: number }> {
   const sockets: Socket[] = []
   let answered = 0
   for (let i = 0; i < n; i += 250) {
-    await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => new Promise<void>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => s.write(`GET ${P}${TOKEN} HTTP/1.1\r\nHost: www.example.com\r\n\r\n`))
+    await Promise.all(Array.from({ length: Math.min(250, n - i) }, (_, j) => new Promise<void>((resolve) => {
+      const s = connect({ port, host: '127.0.0.1', localAddress: `127.0.50.${((i + j) % 50) + 1}` }, () => s.write(`GET ${P}${TOKEN} HTTP/1.1\r\nHost: www.example.com\r\n\r\n`))
       s.on('error', () => resolve())
       s.once('data', (d: Buffer) => { if (d.toString().includes(body)) answered++; resolve() })
       sockets.push(s)
@@ -114,6 +121,41 @@ async function footprint (k: Kind, startupMs: number): Promise<Footprint> {
   return { startupMs, idleKb, peakKb, heldKb, held: `${answered} answered${still ? '' : ', NOT answering after'}` }
 }
 
+/**
+ * The siege table: each attack against a fresh acme-responder (its defaults) and a fresh nginx (1 worker,
+ * 8,192 worker_connections), the CA validating every 500 ms meanwhile; success, latency, peak RSS.
+ */
+async function siegeTable (dir: string, work: string, webroot: string, withNginx: boolean): Promise<string[]> {
+  const lua = join(work, 'flood.lua')
+  writeFileSync(lua, FLOOD_LUA)
+  let run = 0
+  const servers: Array<[string, (port: number) => Served]> = [
+    [ME, (port) => acmeResponder(port, dir, ['--log-level', 'warn'])],
+    ...withNginx ? [[NGINX, (port: number) => { const d = join(work, `nginx-siege-${run++}`); mkdirSync(d); return nginx(port, webroot, d, 8192) }] as [string, (port: number) => Served]] : []
+  ]
+  const cell = (r: SiegeRow): string[] => [`${(100 * r.ok / r.asked).toFixed(0)} %`, r.p50ms.toFixed(0), r.p99ms.toFixed(0), `${(r.peakKb / 1024).toFixed(0)} MB`]
+  const lines = ['', `Siege: 12,000 attacker connections; the CA validates every 500 ms for ${SIEGE_SECONDS} s with 5 requests, each a fresh connection from its own address; share answered correctly within 10 s, its p50/p99 in ms, and the server's peak RSS.`, '',
+    `| attack | ${servers.map(([n]) => `${n} CA ok | p50 | p99 | peak RSS`).join(' | ')} |`,
+    `| --- | ${servers.map(() => '---: | ---: | ---: | ---:').join(' | ')} |`]
+  for (const a of ATTACKS) {
+    const cells: string[] = []
+    for (const [name, start] of servers) {
+      const r = await siegeRow(start, a, SIEGE_SECONDS, lua)
+      console.log(`siege: ${a.name}: ${name}: ${r.ok}/${r.asked} correct, p99 ${r.p99ms.toFixed(0)} ms, peak ${(r.peakKb / 1024).toFixed(0)} MB`)
+      cells.push(...cell(r))
+    }
+    lines.push(`| ${a.name} | ${cells.join(' | ')} |`)
+  }
+  return lines
+}
+
+function save (name: string, text: string): void {
+  const out = new URL('../../bench/results/', import.meta.url).pathname
+  mkdirSync(out, { recursive: true })
+  writeFileSync(join(out, name), text)
+  console.log(`results written to ${join(out, name)}`)
+}
+
 async function main (): Promise<void> {
   if (!ensure('wrk', 'wrk')) throw new Error('wrk is needed (Debian package wrk)')
   const withNginx = ensure('nginx-light', 'nginx')
@@ -125,6 +167,16 @@ async function main (): Promise<void> {
   const dir = join(webroot, '.well-known', 'acme-challenge')
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, TOKEN), KEY_AUTH)
+  if (siegeOnly) {
+    try {
+      const text = (await siegeTable(dir, work, webroot, withNginx)).join('\n') + '\n'
+      process.stdout.write(text)
+      save(quick ? 'siege-quick.md' : 'siege.md', text)
+    } finally {
+      rmSync(work, { recursive: true, force: true })
+    }
+    return
+  }
   let nginxRun = 0
   const kinds: Kind[] = [
     // As the targets were set: no log line per request (--log-level warn), so the gaps are not the log's.
@@ -207,13 +259,11 @@ async function main (): Promise<void> {
       figure(`5,000 idle keep-alive connections (${me.held})`, me.heldKb, node.heldKb, gx?.heldKb, mbCell, me.heldKb / node.heldKb, '≤ 1.05× node', me.heldKb / node.heldKb <= 1.05)
       figure('start → first token answer', me.startupMs, node.startupMs, gx?.startupMs, (v) => `${v.toFixed(0)} ms`, me.startupMs / node.startupMs, '≤ 1.5× node', me.startupMs / node.startupMs <= 1.5)
     }
+    lines.push(...await siegeTable(dir, work, webroot, withNginx))
     const text = lines.join('\n') + '\n'
     process.stdout.write('\n' + text)
-    const out = new URL('../../bench/results/', import.meta.url).pathname
-    mkdirSync(out, { recursive: true })
-    writeFileSync(join(out, quick ? 'quick.md' : 'full.md'), text)
-    writeFileSync(join(out, quick ? 'quick.json' : 'full.json'), JSON.stringify({ quick, rounds: ROUNDS, seconds: SECONDS, footprint: Object.fromEntries(prints), results: Object.fromEntries(results) }, null, 2))
-    console.log(`results written to ${out}`)
+    save(quick ? 'quick.md' : 'full.md', text)
+    save(quick ? 'quick.json' : 'full.json', JSON.stringify({ quick, rounds: ROUNDS, seconds: SECONDS, footprint: Object.fromEntries(prints), results: Object.fromEntries(results) }, null, 2))
   } finally {
     for (const s of servers) s.stop()
     rmSync(work, { recursive: true, force: true })

@@ -66,13 +66,14 @@ export function floor (port: number, challengeDir: string): Served {
 export const FLOOR = 'node:http same bytes + lstat'
 
 /** nginx with one worker: try_files for the token, 302 for a missing one, 503 page for the rest. */
-export function nginx (port: number, webroot: string, dir: string): Served {
+export function nginx (port: number, webroot: string, dir: string, workerConnections = 16384): Served {
   writeFileSync(join(dir, 'nginx.conf'), `
 worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log;
-events { worker_connections 16384; }
+worker_rlimit_nofile ${workerConnections + 1024};
+events { worker_connections ${workerConnections}; }
 http {
   # Its default: one access log line per request, as acme-responder logs each challenge request.
   access_log ${dir}/nginx-access.log;

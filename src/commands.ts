@@ -78,6 +78,9 @@ export async function runCommandLine (signals: SignalGate): Promise<void> {
     .command('thumbprint', 'Print the RFC 7638 thumbprint of an ACME account key, for --account-thumbprint',
       (y) => y.option('account-key', { type: 'string', demandOption: true, describe: 'Account key file (PEM or JWK)' }),
       (argv) => run('thumbprint', argv))
+    // yargs' own: the script calls back with --get-yargs-completions, which the fast path leaves to yargs,
+    // so the daemon's start still never loads it. bash, or zsh when $SHELL is zsh.
+    .completion('completion', 'Print a bash or zsh completion script (source it from the shell\'s rc file)')
     .strict()
     .version(VERSION)
     .help()

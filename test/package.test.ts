@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { get, listenPort, tempDir } from './helpers.js'
+import { get, has, listenPort, tempDir } from './helpers.js'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 
@@ -17,7 +17,7 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
   // --ignore-scripts: dist/ is already built, and rebuilding it under running tests would race them.
   const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)) as Array<{ filename: string, files: Array<{ path: string }> }>
   const files = packed[0]?.files.map((f) => f.path) ?? []
-  for (const f of files) assert.match(f, /^(dist\/bin\/(acme-responder|program)\.cjs|rc\.d\/.+|README\.md|LICENSE|package\.json)$/, f)
+  for (const f of files) assert.match(f, /^(dist\/bin\/(acme-responder|program)\.cjs|man\/acme-responder\.8|rc\.d\/.+|README\.md|LICENSE|package\.json)$/, f)
   // The entry file (signal traps, a few hundred bytes) and the program it loads.
   assert.ok(files.includes('dist/bin/acme-responder.cjs') && files.includes('dist/bin/program.cjs'))
   assert.ok(files.includes('rc.d/acme_responder'))
@@ -32,6 +32,12 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
   const installed = join(prefix, 'lib', 'node_modules', 'acme-responder', 'node_modules')
   assert.ok(!existsSync(join(installed, 'pino')) && existsSync(join(installed, 'yargs')))
   assert.match(execFileSync(bin, ['check', '--help'], { encoding: 'utf8' }), /--allow-private/)
+  // package.json's `man` field: npm links the page under the prefix, where `man -M` finds it.
+  assert.ok(existsSync(join(prefix, 'share', 'man', 'man8', 'acme-responder.8')), 'the manual is installed')
+  if (has('man')) {
+    const page = execFileSync('man', ['-M', join(prefix, 'share', 'man'), 'acme-responder'], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '80' } })
+    assert.match(page, /acme-responder\s+[–-]\s+answer ACME HTTP-01 challenges/)
+  }
 
   const challenges = join(dir, 'challenges')
   execFileSync('mkdir', [challenges])

@@ -120,7 +120,10 @@ export function listen (server: Server, l: Listener): Promise<Server | undefined
     }
     server.once('error', onError)
     server.once('listening', onListening)
-    server.listen({ host: l.host, port: l.port, ipv6Only: l.ipv6Only, exclusive: true })
+    // A client churning connections (each one the table closes, reopened at once) keeps the accept queue
+    // full at node's 511, and a CA's SYN that finds it full is retried only after a second: the kernel's
+    // somaxconn (4096 by default on Linux since 5.4, 128 on FreeBSD's kern.ipc.soacceptqueue) caps this.
+    server.listen({ host: l.host, port: l.port, ipv6Only: l.ipv6Only, exclusive: true, backlog: 4096 })
   })
 }
 
