@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--siege-only]: acme-responder against nginx (1 worker), a constant node:http server and the
+// npm run bench [-- --quick] [--siege-only | --no-siege] [--node PATH]: acme-responder against nginx (1 worker), a constant node:http server and the
 // floor (its bytes + the freshness lstat), same core, interleaved rounds, then footprints; writes bench/results/.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,6 +13,8 @@ import { acmeResponder, ceiling, cpuMs, FLOOR, floor, has, KEY_AUTH, NODE, nginx
 const quick = process.argv.includes('--quick')
 /** Only the siege section (it takes a few minutes of its own). */
 const siegeOnly = process.argv.includes('--siege-only')
+/** Without the siege section (to compare Node.js lines on the other rows). */
+const noSiege = process.argv.includes('--no-siege')
 const SIEGE_SECONDS = quick ? 5 : 10
 // Many short loads rather than a few long ones: a busy moment of a shared machine then spoils one
 // sample of the median, not a third of them. With the four servers, every one takes every place in the
@@ -259,7 +261,7 @@ async function main (): Promise<void> {
       figure(`5,000 idle keep-alive connections (${me.held})`, me.heldKb, node.heldKb, gx?.heldKb, mbCell, me.heldKb / node.heldKb, '≤ 1.05× node', me.heldKb / node.heldKb <= 1.05)
       figure('start → first token answer', me.startupMs, node.startupMs, gx?.startupMs, (v) => `${v.toFixed(0)} ms`, me.startupMs / node.startupMs, '≤ 1.5× node', me.startupMs / node.startupMs <= 1.5)
     }
-    lines.push(...await siegeTable(dir, work, webroot, withNginx))
+    if (!noSiege) lines.push(...await siegeTable(dir, work, webroot, withNginx))
     const text = lines.join('\n') + '\n'
     process.stdout.write('\n' + text)
     save(quick ? 'quick.md' : 'full.md', text)

@@ -43,7 +43,9 @@ async function serveCommand (src: Sources, signals: SignalGate): Promise<void> {
       log.reopen()
       try {
         await running.reload(await loadConfig(src, keys))
+        running.reloaded(true)
       } catch (err) {
+        running.reloaded(false)
         log.logger.error({ error: (err as Error).message }, 'reload refused, keeping the running configuration')
       }
     },

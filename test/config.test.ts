@@ -44,7 +44,10 @@ test('invalid values name the option and the problem', () => {
     [{ 'content-type': 'a\nb' }, 'content-type', /printable/],
     [{ alias: ['a b'] }, 'alias', /not a host name/],
     [{ 'proxy-budget': '1000', 'proxy-timeout': '2000' }, 'proxy-budget', /less than/],
-    [{ 'challenge-dir': '' }, 'challenge-dir', /empty/]
+    [{ 'challenge-dir': '' }, 'challenge-dir', /empty/],
+    [{ 'metrics-listen': ':9180' }, 'metrics-listen', /must be one address/],
+    [{ 'metrics-listen': 'localhost:9180' }, 'metrics-listen', /must be ip:port/],
+    [{ 'metrics-listen': '127.0.0.1:99999' }, 'metrics-listen', /above 65535/]
   ]
   for (const [raw, option, problem] of cases) {
     assert.throws(() => buildConfig(raw, 'linux'), (err: unknown) => {
@@ -91,7 +94,7 @@ test('a reload applies what it can and names what only a restart changes, max-he
   const restartOnly = r.logs.filter((l) => String(l.msg).endsWith('changes only on restart')).map((l) => l.option)
   assert.deepEqual(restartOnly.sort(), ['listen', 'logFile', 'maxHeaderSize'])
   assert.equal((await get(r, '/', { host: 'x' })).headers['retry-after'], '120')
-  assert.deepEqual(RESTART_ONLY, ['listen', 'logFile', 'user', 'group', 'maxHeaderSize'])
+  assert.deepEqual(RESTART_ONLY, ['listen', 'logFile', 'metricsListen', 'user', 'group', 'maxHeaderSize'])
 })
 
 test('the serve fast path parses like the full command line, and hands everything else to yargs', async () => {

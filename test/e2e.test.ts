@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { startCa, type Ca } from './e2e/ca.js'
 import { dehydrated, dehydratedRegister, lego, opensslSans, opensslVerify, type Issued } from './e2e/clients.js'
-import { emptyDir, startHosts, stopHosts, traffic, type HostSpec } from './e2e/hosts.js'
+import { emptyDir, startHosts, stopHosts, summaries, traffic, type HostSpec } from './e2e/hosts.js'
 import { has, spawnCli, tempDir } from './helpers.js'
 
 /** TAP diagnostics are one line each. */
@@ -66,6 +66,11 @@ async function scenario (t: TestContext, ca: Ca, client: 'dehydrated' | 'lego', 
   const expected = mode === 'redirect' ? 'redirected' : 'proxied'
   for (const h of ['mail', 'imap', 'web']) assert.ok(outcomes.includes(`${D(h)}:${expected}`), `${h} ${expected} the validator`)
   assert.ok(outcomes.includes(`${D('mysql')}:served`), 'mysql served from the shared directory')
+  // What an operator reads first: one summary per token and host, none of them failing.
+  const v = await summaries(hosts)
+  say(t, `validation summaries:\n${v.text}`)
+  assert.deepEqual(v.failing, [], 'no failing validation')
+  for (const h of ['mail', 'imap', 'web']) assert.ok((v.by.get(D(h)) ?? 0) >= 1, `${h} summarised its validation`)
 }
 
 test('one certificate, five names, five hosts, with a real CA and real clients', { skip: why ?? false, timeout: 600_000 }, async (t) => {
@@ -115,6 +120,9 @@ test('one certificate, five names, five hosts, with a real CA and real clients',
     t.after(() => stopHosts(hosts))
     const issued = await dehydrated(ca, join(root, 'client'), [D('www'), D('lonely')], masterDir)
     say(t, `expected failure:\n${traffic(hosts)}`)
+    const v = await summaries(hosts)
+    say(t, `validation summaries:\n${v.text}`)
+    assert.ok(v.failing.includes(D('lonely')), 'the lonely host\'s summary is a warning')
     assert.equal(issued.ok, false)
     assert.match(issued.output, /lonely\.example\.test/)
     assert.match(issued.output, /404/)

@@ -36,7 +36,7 @@ test('npm pack → npm install -g into an empty prefix → a working acme-respon
   assert.ok(existsSync(join(prefix, 'share', 'man', 'man8', 'acme-responder.8')), 'the manual is installed')
   if (has('man')) {
     const page = execFileSync('man', ['-M', join(prefix, 'share', 'man'), 'acme-responder'], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '80' } })
-    assert.match(page, /acme-responder\s+[–-]\s+answer ACME HTTP-01 challenges/)
+    assert.match(page, /acme-responder\s+[–—-]\s+answer ACME HTTP-01 challenges/)
   }
 
   const challenges = join(dir, 'challenges')

@@ -31,6 +31,8 @@ export interface Config {
   readonly logFile: string | undefined
   readonly user: string | undefined
   readonly group: string | undefined
+  /** Where GET /metrics is served; none by default. */
+  readonly metricsListen: Listener | undefined
   readonly configFile: string | undefined
   readonly maxTokenSize: number
   readonly maxConnections: number
@@ -124,9 +126,12 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: 
   const maintenanceStatus = int(raw, 'maintenance-status')
   if (BODYLESS.has(maintenanceStatus)) throw new ConfigError('maintenance-status', `${maintenanceStatus} cannot carry the page (RFC 9110 forbids a body)`)
   if (requestTimeout < headersTimeout) throw new ConfigError('request-timeout', `${requestTimeout} is less than --headers-timeout ${headersTimeout}`)
+  const metrics = str(raw, 'metrics-listen')
+  const metricsListen = metrics === undefined ? [] : parseListen(metrics, 'metrics-listen')
+  if (metricsListen.length > 1) throw new ConfigError('metrics-listen', `"${metrics ?? ''}" must be one address, ip:port or [ipv6]:port`)
 
   return Object.freeze({
-    listen: Object.freeze((listen.length > 0 ? listen : [':80']).flatMap(parseListen)),
+    listen: Object.freeze((listen.length > 0 ? listen : [':80']).flatMap((l) => parseListen(l))),
     challengeDir: str(raw, 'challenge-dir') ?? defaultChallengeDir(platform),
     masters: Object.freeze(masters),
     aliases: Object.freeze(aliases),
@@ -143,6 +148,7 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: 
     logFile: str(raw, 'log-file'),
     user: str(raw, 'user'),
     group: str(raw, 'group'),
+    metricsListen: metricsListen[0],
     configFile: str(raw, 'config'),
     maxTokenSize: int(raw, 'max-token-size'),
     maxConnections: int(raw, 'max-connections'),

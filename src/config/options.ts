@@ -39,6 +39,7 @@ export const OPTIONS = {
   'retry-after': { kind: 'integer', describe: 'Retry-After seconds sent with the maintenance page', default: 3600, min: 0, max: 31_536_000, reload: true },
   'log-level': { kind: 'string', describe: 'fatal, error, warn, info, debug, trace or silent', default: 'info', reload: true },
   'log-file': { kind: 'string', describe: 'Log file, reopened on SIGHUP', default: 'stdout', reload: false },
+  'metrics-listen': { kind: 'string', describe: 'Serve Prometheus metrics at GET /metrics on this ip:port or [ipv6]:port (a loopback address)', default: 'none', reload: false },
   user: { kind: 'string', describe: 'User to switch to after binding', reload: false },
   group: { kind: 'string', describe: 'Group to switch to after binding', default: 'the user\'s group', reload: false },
   'max-token-size': { kind: 'integer', describe: 'Largest token file served, in bytes', default: 4096, min: 1, max: 1_048_576, reload: true, limit: true },

@@ -64,7 +64,8 @@ export interface ConnectionTable {
 const MAX_REPORTED = 1000
 const SCAN_CLIENTS = 64
 
-export function createConnectionTable (initial: TableLimits): ConnectionTable {
+/** `closed` hears of every connection the table closes (the metrics' counter); none by default. */
+export function createConnectionTable (initial: TableLimits, closed?: (reason: CloseReason) => void): ConnectionTable {
   let limits = initial
   const clients = new Map<string, Client>()
   /** Clients by how many connections they hold: the eviction prefers the top bucket. */
@@ -105,6 +106,7 @@ export function createConnectionTable (initial: TableLimits): ConnectionTable {
     remove(s)
     s.destroy()
     byReason[reason] = (byReason[reason] ?? 0) + 1
+    closed?.(reason)
     if (evicted.size < MAX_REPORTED || evicted.has(key)) evicted.set(key, (evicted.get(key) ?? 0) + 1)
   }
 

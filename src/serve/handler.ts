@@ -7,9 +7,11 @@ import { decide, type RequestFacts } from '../core/decide.js'
 import { afterFetch, afterLookup, settled, type Challenge, type Outcome } from '../core/outcome.js'
 import { clientKey, createRateBudget, type RateBudget } from './client-budget.js'
 import type { HitCounter } from './hit-counter.js'
+import type { Metrics } from './metrics.js'
 import { clip, detailFields, LOG_IN_ALL, LOG_PER_CLIENT, tokenFields } from './log-line.js'
 import { FORWARDED_HEADER } from './proxy.js'
 import type { Runtime } from './runtime.js'
+import type { Validations } from './validations.js'
 import { unreadAnswerTimeout } from './server.js'
 
 /** A request as the shell holds it: the core's facts and what answering and logging it need. */
@@ -56,7 +58,7 @@ const clientOf = (r: Request): string => clientKey(r.req.socket.remoteAddress)
 /** A bug anywhere in the request path becomes this: a 500 and an error line, never a crash. */
 const BUG: Outcome = { outcome: 'error', reply: { kind: 'fixed', name: 'unusable' }, log: 'line', level: 'error', msg: 'unexpected error answering a challenge' }
 
-export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCounter, budget: RateBudget = createRateBudget(LOG_PER_CLIENT, LOG_IN_ALL)) {
+export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCounter, validations?: Validations, metrics?: Metrics, budget: RateBudget = createRateBudget(LOG_PER_CLIENT, LOG_IN_ALL)) {
   /**
    * Writes the answer the outcome stands for, then logs it within the client's budget. A challenge's
    * line says how long its lookup (and fetch) took; other answers wait on nothing and read no clock.
@@ -76,14 +78,22 @@ export function createHandler (runtime: () => Runtime, log: Logger, hits: HitCou
       // re-arm one for every answer.
       if (r.res.socket === null || r.req.socket.writableNeedDrain) r.req.socket.setTimeout(unreadAnswerTimeout(r.rt.config))
     }
+    // Without --metrics-listen this is one check of undefined per answer.
+    if (metrics !== undefined) {
+      metrics.inc('acme_responder_answers_total', { outcome: o.outcome, status: String(a.status) })
+      if (o.outcome === 'unusable') metrics.inc('acme_responder_token_files_refused_total')
+    }
     if (o.log === 'count') {
       hits.count(o.outcome)
       return
     }
+    // Every challenge answer goes into its token's summary, whatever the log budget says of its own line.
+    if (token !== undefined) validations?.record({ token, address: r.req.socket.remoteAddress, host: r.hostHeaders[0], status: a.status, outcome: o.outcome, master: o.detail?.master as string | undefined })
     // The line is built only when it will be written.
     if (!log.isLevelEnabled(o.level)) return
     if (!budget.take(clientOf(r))) {
       hits.count(`challenge ${o.outcome} (over the log budget)`)
+      metrics?.inc('acme_responder_log_lines_over_budget_total')
       return
     }
     const t = tokenFields(token)

@@ -22,6 +22,8 @@ export interface ProxySettings {
   readonly budget: number
   readonly maxSize: number
   readonly userAgent: string
+  /** Hears of every try of a master (the metrics' counter). */
+  readonly tried?: ((master: string, result: string) => void) | undefined
 }
 
 /**
@@ -91,6 +93,7 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
       const t0 = performance.now()
       const a = await attempt(agent, new URL(`${m.url}${CHALLENGE_PREFIX}/${token}`), s, Math.min(s.timeout, left))
       const ms = Math.round(performance.now() - t0)
+      s.tried?.(m.url, a.kind === 'ok' ? '200' : a.kind === '404' ? '404' : a.why.startsWith('timeout') ? 'timeout' : a.why.startsWith('status') ? a.why.replace('status ', '') : 'failed')
       if (a.kind === 'ok') {
         tries.push({ master: m.url, ms, result: '200' })
         return { kind: 'found', body: a.body, master: m.url, tries }

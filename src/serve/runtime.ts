@@ -28,7 +28,8 @@ async function maintenancePage (file: string | undefined): Promise<Buffer> {
   }
 }
 
-export async function buildRuntime (config: Config): Promise<Runtime> {
+/** `tried` hears of every proxy fetch from a master (the metrics' counter). */
+export async function buildRuntime (config: Config, tried?: (master: string, result: string) => void): Promise<Runtime> {
   const answers = buildAnswers(config, await maintenancePage(config.maintenancePage))
   const proxy = config.mode === 'proxy'
     ? await createProxy({
@@ -36,7 +37,8 @@ export async function buildRuntime (config: Config): Promise<Runtime> {
       timeout: config.proxyTimeout,
       budget: config.proxyBudget,
       maxSize: config.maxTokenSize,
-      userAgent: `acme-responder/${VERSION}`
+      userAgent: `acme-responder/${VERSION}`,
+      tried
     })
     : undefined
   const tokens = createTokenStore(config.challengeDir, config.maxTokenSize, isLocalFileSystem(config.challengeDir, process.platform))

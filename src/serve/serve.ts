@@ -11,6 +11,8 @@ import { unreadableAfterDrop } from './readable.js'
 import { buildRuntime, type Runtime } from './runtime.js'
 import { applyLimits, createHttpServer, drain, formatAddress, listen } from './server.js'
 import { createConnectionTable, type TableLimits } from './connection-table.js'
+import { createValidations } from './validations.js'
+import { createMetrics, createMetricsServer } from './metrics.js'
 
 export interface ServerHandle {
   /** The bound addresses, as ip:port or [ipv6]:port. */
@@ -19,6 +21,8 @@ export interface ServerHandle {
   reload (next: Config): Promise<void>
   /** Stops accepting, lets in-flight requests finish (within drainGrace), releases everything. */
   close (): Promise<void>
+  /** A reload's result, for the metrics (the config is loaded, and may fail, outside). */
+  reloaded (ok: boolean): void
 }
 
 export interface ServeDeps {
@@ -40,11 +44,21 @@ const tableLimits = (rt: Runtime): TableLimits => ({
 
 export async function serve (config: Config, deps: ServeDeps): Promise<ServerHandle> {
   const { log, account } = deps
-  const build = async (c: Config): Promise<Runtime> => (deps.wrap ?? ((rt) => rt))(await buildRuntime(c))
+  // Only with --metrics-listen: without it every hook below is a check of undefined.
+  const metrics = config.metricsListen === undefined ? undefined : createMetrics({ connectionsOpen: () => conns.size })
+  const tried = metrics === undefined ? undefined : (master: string, result: string): void => { metrics.inc('acme_responder_proxy_fetches_total', { master, result }) }
+  const build = async (c: Config): Promise<Runtime> => (deps.wrap ?? ((rt) => rt))(await buildRuntime(c, tried))
   let runtime = await build(config)
-  const conns = createConnectionTable(tableLimits(runtime))
+  const conns = createConnectionTable(tableLimits(runtime), metrics === undefined ? undefined : (reason) => { metrics.inc('acme_responder_connections_closed_total', { reason }) })
   const hits = createHitCounter(() => log.logger, undefined, () => conns.report())
-  const handler = createHandler(() => runtime, log.logger, hits)
+  const validations = createValidations(() => log.logger, (why) => {
+    hits.count(why)
+    metrics?.inc('acme_responder_validations_total', { result: 'not_summarised' })
+  }, metrics === undefined ? undefined : (ok) => { metrics.inc('acme_responder_validations_total', { result: ok ? 'ok' : 'failed' }) })
+  // Summaries are written once a token's requests have been quiet for QUIET_MS: looked for every second.
+  const summaries = setInterval(() => validations.flush(), 1000)
+  summaries.unref()
+  const handler = createHandler(() => runtime, log.logger, hits, validations, metrics)
   // Sockets accept as soon as they are bound, while we are still root: requests that arrive before the
   // privileges are dropped wait here, so not a single one is served as root.
   let waiting: Array<() => void> | undefined = []
@@ -53,11 +67,17 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
     else waiting.push(() => handler(req, res))
   }
   const servers: Server[] = []
+  let scrape: Server | undefined
   try {
     for (const l of config.listen) {
       const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k), conns), l)
       if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
       else servers.push(bound)
+    }
+    // The scrape port is bound as root too (any port), and is not one of the answering servers.
+    if (metrics !== undefined && config.metricsListen !== undefined) {
+      const bound = await listen(createMetricsServer(metrics), config.metricsListen)
+      if (bound !== undefined) scrape = bound
     }
     // Files reread on SIGHUP are read as the dropped user: say now which ones it could not read.
     for (const u of await unreadableAfterDrop(account, [config.configFile, config.maintenancePage, config.challengeDir])) {
@@ -66,6 +86,8 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
     dropPrivileges(account)
   } catch (err) {
     for (const s of servers) s.close()
+    scrape?.close()
+    clearInterval(summaries)
     hits.stop()
     throw err
   }
@@ -76,12 +98,14 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
   if (await stat(config.challengeDir).catch(() => undefined) === undefined) {
     log.logger.warn({ challengeDir: config.challengeDir }, 'challenge directory does not exist yet: every token is missing here')
   }
-  const addresses = servers.map((s) => { const a = s.address(); return typeof a === 'object' && a !== null ? formatAddress({ host: a.address, port: a.port }) : String(a) })
+  const where = (s: Server): string => { const a = s.address(); return typeof a === 'object' && a !== null ? formatAddress({ host: a.address, port: a.port }) : String(a) }
+  const addresses = servers.map(where)
   log.logger.info({
     listen: addresses,
     challengeDir: config.challengeDir,
     masters: config.masters.map((m) => m.url),
     mode: config.mode,
+    ...scrape === undefined ? {} : { metrics: where(scrape) },
     stateless: config.thumbprints.length > 0,
     uid: process.getuid?.()
   }, 'acme-responder listening')
@@ -102,8 +126,14 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
       if (old.proxy !== undefined) setTimeout(() => { old.proxy?.close().catch(() => {}) }, old.config.proxyBudget + 1000).unref()
       log.logger.info('configuration reloaded')
     },
+    reloaded (ok) { metrics?.inc('acme_responder_reloads_total', { result: ok ? 'ok' : 'failed' }) },
     async close () {
+      scrape?.close()
+      scrape?.closeAllConnections()
       await drain(servers, conns, drainGrace(runtime.config))
+      clearInterval(summaries)
+      // A validation still under way is summarised as far as it got.
+      validations.flush(true)
       hits.stop()
       await runtime.proxy?.close()
     }

@@ -52,6 +52,28 @@ export function traffic (hosts: readonly Host[]): string {
   return lines.join('\n')
 }
 
+/**
+ * Stops each responder cleanly (SIGTERM: a validation under way is summarised then) and returns the
+ * validation summaries each wrote, one line per token, with the hosts that wrote a failing one.
+ */
+export async function summaries (hosts: readonly Host[]): Promise<{ text: string, failing: string[], by: Map<string, number> }> {
+  for (const h of hosts) h.cli.child.kill('SIGTERM')
+  await Promise.all(hosts.map((h) => h.cli.exited))
+  const lines: string[] = []
+  const failing: string[] = []
+  const by = new Map<string, number>()
+  for (const h of hosts) {
+    for (const l of h.cli.stdout.split('\n')) {
+      if (!l.includes('"msg":"validation')) continue
+      const e = JSON.parse(l) as Record<string, unknown>
+      if (e.level !== 30) failing.push(h.name)
+      by.set(h.name, (by.get(h.name) ?? 0) + 1)
+      lines.push(`  ${h.name}: ${String(e.msg)}: ${String(e.requests)} request(s) from ${JSON.stringify(e.from)}, Host ${JSON.stringify(e.hosts)}, ${JSON.stringify(e.outcomes)} ${JSON.stringify(e.statuses)}${e.masters === undefined ? '' : ` via ${JSON.stringify(e.masters)}`} over ${String(e.spanMs)} ms`)
+    }
+  }
+  return { text: lines.join('\n'), failing, by }
+}
+
 export function emptyDir (root: string, name: string): string {
   const d = join(root, name)
   mkdirSync(d, { recursive: true })
