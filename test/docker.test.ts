@@ -60,6 +60,8 @@ test('Docker image: build, run as non-root on port 80, healthy, token + redirect
   }
   assert.equal(health, 'healthy', docker(['logs', name]))
   assert.match(docker(['exec', name, 'cat', '/proc/1/status']), /^Uid:\s+65534\s+65534\s+65534\s+65534$/m)
+  // The manual ships in the image, where man(1) looks.
+  assert.match(docker(['exec', name, 'head', '-c', '200', '/usr/local/share/man/man8/acme-responder.8']), /^\.\\" acme-responder\(8\)/)
   const [token, redirect, maintenance] = JSON.parse(docker(['exec', name, 'node', '-e', PROBE])) as Array<{ status: number, location?: string, body: string }>
   assert.deepEqual(token, { status: 200, body: 'tok.from-volume' })
   assert.equal(redirect?.status, 302)
