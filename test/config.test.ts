@@ -94,7 +94,7 @@ test('a reload applies what it can and names what only a restart changes, max-he
   const restartOnly = r.logs.filter((l) => String(l.msg).endsWith('changes only on restart')).map((l) => l.option)
   assert.deepEqual(restartOnly.sort(), ['listen', 'logFile', 'maxHeaderSize'])
   assert.equal((await get(r, '/', { host: 'x' })).headers['retry-after'], '120')
-  assert.deepEqual(RESTART_ONLY, ['listen', 'logFile', 'metricsListen', 'user', 'group', 'maxHeaderSize'])
+  assert.deepEqual(RESTART_ONLY, ['listen', 'listenTls', 'logFile', 'metricsListen', 'user', 'group', 'maxHeaderSize'])
 })
 
 test('the serve fast path parses like the full command line, and hands everything else to yargs', async () => {

@@ -12,8 +12,14 @@ export type { Master } from './master.js'
 export type Mode = 'redirect' | 'proxy'
 export type RedirectStatus = 301 | 302 | 307 | 308
 
+/** A certificate (full chain) and its key, as files: read (and reread on SIGHUP) by the TLS shell. */
+export interface TlsPair { readonly cert: string, readonly key: string }
+
 export interface Config {
   readonly listen: readonly Listener[]
+  /** HTTPS listeners: none without a certificate. */
+  readonly listenTls: readonly Listener[]
+  readonly tls: readonly TlsPair[]
   readonly challengeDir: string
   readonly masters: readonly Master[]
   readonly aliases: readonly string[]
@@ -104,6 +110,11 @@ const BODYLESS = new Set([204, 205, 304])
 /** Builds the Config from merged raw values; the thumbprint computed from --account-key is passed in. */
 export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: string): Config {
   const listen = list(raw, 'listen')
+  const certs = list(raw, 'tls-cert')
+  const keys = list(raw, 'tls-key')
+  if (certs.length !== keys.length) throw new ConfigError(certs.length > keys.length ? 'tls-key' : 'tls-cert', `${keys.length} key(s) for ${certs.length} certificate(s): give them in pairs, in the same order`)
+  const listenTls = list(raw, 'listen-tls')
+  if (listenTls.length > 0 && certs.length === 0) throw new ConfigError('listen-tls', 'needs a certificate: --tls-cert and --tls-key')
   const aliases = list(raw, 'alias').map((a) => {
     const h = normalizeHostName(a)
     if (h === undefined || isIP(a) === 6) throw new ConfigError('alias', `"${a}" is not a host name`)
@@ -132,6 +143,8 @@ export function buildConfig (raw: RawOptions, platform: string, keyThumbprint?: 
 
   return Object.freeze({
     listen: Object.freeze((listen.length > 0 ? listen : [':80']).flatMap((l) => parseListen(l))),
+    listenTls: Object.freeze(certs.length === 0 ? [] : (listenTls.length > 0 ? listenTls : [':443']).flatMap((l) => parseListen(l, 'listen-tls'))),
+    tls: Object.freeze(certs.map((cert, i) => Object.freeze({ cert, key: keys[i] ?? '' }))),
     challengeDir: str(raw, 'challenge-dir') ?? defaultChallengeDir(platform),
     masters: Object.freeze(masters),
     aliases: Object.freeze(aliases),

@@ -26,6 +26,9 @@ export const MAX_PROXY_MS = 20_000
 export const OPTIONS = {
   config: { kind: 'string', describe: 'JSON config file (keys are the option names)', reload: false, check: true, cliOnly: true },
   listen: { kind: 'list', describe: 'Address to listen on: ip:port, [ipv6]:port or :port (repeatable)', default: '0.0.0.0:80 and [::]:80', reload: false },
+  'listen-tls': { kind: 'list', describe: 'HTTPS address to listen on, as --listen (repeatable)', default: '0.0.0.0:443 and [::]:443 when a certificate is given', reload: false },
+  'tls-cert': { kind: 'list', describe: 'Certificate file (PEM, full chain) for HTTPS, paired in order with --tls-key (repeatable; reread on SIGHUP)', reload: true },
+  'tls-key': { kind: 'list', describe: 'Private key file of the --tls-cert in the same place (repeatable; reread on SIGHUP)', reload: true },
   'challenge-dir': { kind: 'string', describe: 'Directory the ACME client writes token files to', default: 'dehydrated\'s packaged default', reload: true, check: true },
   master: { kind: 'list', describe: 'Master host name or base URL (repeatable: proxy mode tries them in order)', default: 'none: this host is the master', reload: true, check: true },
   alias: { kind: 'list', describe: 'Other Host names that are this host (repeatable)', reload: true },

@@ -42,6 +42,13 @@ interface Entry {
 const ENTRY = Symbol('connection')
 type Tracked = Socket & { [ENTRY]?: Entry | undefined }
 
+/**
+ * The connection a request came on, as admitted: for HTTPS, requests come on the TLSSocket and the table
+ * admitted the TCP socket under it, which node keeps as `_parent` (lib/_tls_wrap.js; undocumented, there
+ * since TLSSocket wraps sockets).
+ */
+const admitted = (s: Socket): Tracked => (s as Socket & { _parent?: Socket | null })._parent ?? s
+
 /** Why a connection was closed by the table; the per-minute report counts each. */
 export type CloseReason = 'per-client cap' | 'table full' | 'answers unread' | 'refused: every connection serving'
 
@@ -148,7 +155,8 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
       recount(c, c.count + 1)
       socket.on('close', onClose)
     },
-    request (socket: Tracked) {
+    request (tlsOrTcp) {
+      const socket = admitted(tlsOrTcp)
       const e = socket[ENTRY]
       if (e === undefined) return !socket.destroyed
       // A second answer waiting, past the budget, or too many: this client is not reading.
@@ -161,7 +169,8 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
       waiting++
       return true
     },
-    answered (socket: Tracked) {
+    answered (tlsOrTcp) {
+      const socket = admitted(tlsOrTcp)
       const e = socket[ENTRY]
       if (e === undefined || e.pending === 0) return
       waiting--

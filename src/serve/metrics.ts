@@ -29,7 +29,8 @@ const COUNTERS = {
   acme_responder_proxy_fetches_total: 'Proxy mode: fetches from a master, by master and result.',
   acme_responder_log_lines_over_budget_total: 'Challenge log lines not written because their client or all clients were over the log budget.',
   acme_responder_connections_closed_total: 'Connections the connection table closed to make room, by reason.',
-  acme_responder_reloads_total: 'Reloads (SIGHUP), by result.'
+  acme_responder_reloads_total: 'Reloads (SIGHUP), by result.',
+  acme_responder_tls_handshake_failures_total: 'HTTPS handshakes that failed (no shared version or cipher, a scanner, a reset).'
 } as const
 export type CounterName = keyof typeof COUNTERS
 

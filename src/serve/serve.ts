@@ -9,9 +9,12 @@ import type { Log } from './logger.js'
 import { dropPrivileges, type Account } from './privileges.js'
 import { unreadableAfterDrop } from './readable.js'
 import { buildRuntime, type Runtime } from './runtime.js'
-import { applyLimits, createHttpServer, drain, formatAddress, listen } from './server.js'
+import { applyLimits, createHttpServer, drain, formatAddress, listen, type TlsShell } from './server.js'
 import { createConnectionTable, type TableLimits } from './connection-table.js'
 import { createValidations } from './validations.js'
+import type { Server as TlsServer } from 'node:tls'
+import type { Certificates } from './certificates.js'
+import type { Listener } from '../config/listen.js'
 import { createMetrics, createMetricsServer } from './metrics.js'
 
 export interface ServerHandle {
@@ -30,6 +33,12 @@ export interface ServeDeps {
   readonly account: Account
   /** Wraps each runtime as it is built: the tests' way to inject a failing token store. */
   readonly wrap?: (rt: Runtime) => Runtime
+}
+
+/** node:https and the TLS version floor, loaded only when a certificate is given. */
+async function tlsShell (certificates: () => Certificates | undefined): Promise<TlsShell> {
+  const [https, { MIN_VERSION }] = await Promise.all([import('node:https'), import('./certificates.js')])
+  return { https, minVersion: MIN_VERSION, certificates }
 }
 
 /** The longest a drain can take: an answer waiting on the masters gets its whole budget. */
@@ -67,20 +76,30 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
     else waiting.push(() => handler(req, res))
   }
   const servers: Server[] = []
+  const tlsServers: Server[] = []
+  let shell: TlsShell | undefined
   let scrape: Server | undefined
   try {
-    for (const l of config.listen) {
-      const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k), conns), l)
-      if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
-      else servers.push(bound)
+    shell = runtime.tls === undefined ? undefined : await tlsShell(() => runtime.tls)
+    const counted = (kind: string): void => {
+      hits.count(kind)
+      if (kind === 'tls handshake failed') metrics?.inc('acme_responder_tls_handshake_failures_total')
     }
+    const plain = config.listen.map((l) => ({ l, tls: undefined }))
+    const secure = shell === undefined ? [] : config.listenTls.map((l) => ({ l, tls: shell }))
+    for (const { l, tls } of [...plain, ...secure] as Array<{ l: Listener, tls: TlsShell | undefined }>) {
+      const bound = await listen(createHttpServer(gated, config, counted, conns, tls), l)
+      if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
+      else (tls === undefined ? servers : tlsServers).push(bound)
+    }
+    servers.push(...tlsServers)
     // The scrape port is bound as root too (any port), and is not one of the answering servers.
     if (metrics !== undefined && config.metricsListen !== undefined) {
       const bound = await listen(createMetricsServer(metrics), config.metricsListen)
       if (bound !== undefined) scrape = bound
     }
     // Files reread on SIGHUP are read as the dropped user: say now which ones it could not read.
-    for (const u of await unreadableAfterDrop(account, [config.configFile, config.maintenancePage, config.challengeDir])) {
+    for (const u of await unreadableAfterDrop(account, [config.configFile, config.maintenancePage, config.challengeDir, ...config.tls.flatMap((p) => [p.cert, p.key])])) {
       log.logger.warn({ file: u.file, user: account.user }, `${u.file} will not be readable by ${account.user ?? `group ${String(account.gid)}`} after the drop: ${u.why}`)
     }
     dropPrivileges(account)
@@ -99,9 +118,10 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
     log.logger.warn({ challengeDir: config.challengeDir }, 'challenge directory does not exist yet: every token is missing here')
   }
   const where = (s: Server): string => { const a = s.address(); return typeof a === 'object' && a !== null ? formatAddress({ host: a.address, port: a.port }) : String(a) }
-  const addresses = servers.map(where)
+  const addresses = servers.filter((s) => !tlsServers.includes(s)).map(where)
   log.logger.info({
     listen: addresses,
+    ...tlsServers.length === 0 ? {} : { listenTls: tlsServers.map(where) },
     challengeDir: config.challengeDir,
     masters: config.masters.map((m) => m.url),
     mode: config.mode,
@@ -122,6 +142,9 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
       log.logger.level = next.logLevel
       applyLimits(servers, next)
       conns.setLimits(tableLimits(rt))
+      // New connections get the renewed certificates; those already open keep theirs.
+      const first = rt.tls?.first
+      if (first !== undefined && shell !== undefined) for (const s of tlsServers) (s as unknown as TlsServer).setSecureContext({ key: first.key, cert: first.cert, minVersion: shell.minVersion })
       // Requests already waiting on the old proxy keep it until they finish.
       if (old.proxy !== undefined) setTimeout(() => { old.proxy?.close().catch(() => {}) }, old.config.proxyBudget + 1000).unref()
       log.logger.info('configuration reloaded')

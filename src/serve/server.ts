@@ -3,6 +3,17 @@ import { createServer, type RequestListener, type Server, type ServerResponse } 
 import type { Socket } from 'node:net'
 import type { Listener } from '../config/listen.js'
 import type { ConnectionTable } from './connection-table.js'
+import type { Certificates } from './certificates.js'
+
+/**
+ * What an HTTPS listener needs, loaded only when a certificate is given (node:https, node:tls and
+ * node:crypto cost a plain port-80 responder's start nothing): node:https, the certificates now.
+ */
+export interface TlsShell {
+  readonly https: typeof import('node:https')
+  readonly minVersion: 'TLSv1.2'
+  readonly certificates: () => Certificates | undefined
+}
 
 export interface Limits {
   readonly maxHeaderSize: number
@@ -72,10 +83,10 @@ function stopParsing (socket: Socket): void {
  * A node:http server whose connections the table admits, evicts and counts: server.maxConnections would
  * refuse every newcomer once full, handing the host to whoever came first.
  */
-export function createHttpServer (handler: RequestListener, limits: Limits, count: (kind: string) => void, conns: ConnectionTable): Server {
+export function createHttpServer (handler: RequestListener, limits: Limits, count: (kind: string) => void, conns: ConnectionTable, tls?: TlsShell): Server {
   // One per server, shared by its responses: a request costs a listener, not a closure.
   const onFinish = function (this: ServerResponse): void { conns.answered(this.req.socket) }
-  const server = createServer({
+  const options = {
     // Read by the parser of each new connection from the options only: a reload cannot change it.
     maxHeaderSize: limits.maxHeaderSize,
     // Node checks the header and request timeouts only this often (30 s by default), which would let a
@@ -84,13 +95,32 @@ export function createHttpServer (handler: RequestListener, limits: Limits, coun
     // Host is checked by the core, which also accepts HTTP/1.0 without one and refuses duplicates.
     requireHostHeader: false,
     noDelay: true
-  }, (req, res) => {
+  }
+  const listener: RequestListener = (req, res) => {
     if (!conns.request(req.socket)) {
       stopParsing(req.socket)
       return
     }
     res.on('finish', onFinish)
     handler(req, res)
+  }
+  const first = tls?.certificates()?.first
+  const server = tls === undefined || first === undefined
+    ? createServer(options, listener)
+    // https.Server is an http.Server over TLS (node mixes the same methods in); the types keep them apart.
+    : tls.https.createServer({
+      ...options,
+      key: first.key,
+      cert: first.cert,
+      minVersion: tls.minVersion,
+      ALPNProtocols: ['http/1.1'],
+      // A client without SNI, or with a name no certificate has, gets the first certificate.
+      SNICallback: (name, done) => { done(null, tls.certificates()?.contextFor(name)) }
+    }, listener) as unknown as Server
+  // A failed handshake (a scanner, TLS 1.1, no shared cipher) is counted, not logged one by one.
+  server.on('tlsClientError', (_err: Error, socket: Socket) => {
+    count('tls handshake failed')
+    socket.destroy()
   })
   applyLimits([server], limits)
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, count))

@@ -126,6 +126,37 @@ export async function systemdTests (t: TestContext): Promise<void> {
     assert.equal(failedUnits(b), '')
   })
 
+  await t.test('HTTPS: with the host\'s certificate the responder holds 443 exactly while Apache (mod_ssl) does not', async () => {
+    // The host's certificate, made here and copied in (the image has no openssl), its key readable by
+    // the service user's group: the unit runs as that user from the start.
+    const dir = tempDir(t)
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'www.key'), '-out', join(dir, 'www.crt'),
+      '-days', '2', '-subj', '/CN=www.example.com', '-addext', 'subjectAltName=DNS:www.example.com'], { stdio: 'ignore' })
+    must('mkdir -p /etc/acme-responder/tls')
+    docker(['cp', join(dir, 'www.crt'), `${name}:/etc/acme-responder/tls/www.crt`])
+    docker(['cp', join(dir, 'www.key'), `${name}:/etc/acme-responder/tls/www.key`])
+    must('chown root:acme-responder /etc/acme-responder/tls/www.key && chmod 640 /etc/acme-responder/tls/www.key && chmod 644 /etc/acme-responder/tls/www.crt')
+    must('echo \'{ "master": "www.example.com", "tls-cert": ["/etc/acme-responder/tls/www.crt"], "tls-key": ["/etc/acme-responder/tls/www.key"] }\' > /etc/acme-responder.json')
+    // Apache with mod_ssl on 443, the same certificate.
+    must('printf \'<VirtualHost *:443>\\n  SSLEngine on\\n  SSLCertificateFile /etc/acme-responder/tls/www.crt\\n  SSLCertificateKeyFile /etc/acme-responder/tls/www.key\\n  DocumentRoot /var/www/html\\n</VirtualHost>\\n\' > /etc/apache2/sites-available/tls.conf')
+    must('a2enmod -q ssl && a2ensite -q tls && systemctl restart apache2')
+    // curl trusts only this certificate: an answer proves the host's certificate was served.
+    const https = (): { status: number, body: string } => {
+      const r = b.sh('curl -s -m 5 --cacert /etc/acme-responder/tls/www.crt --resolve www.example.com:443:127.0.0.1 -w \'\\n%{http_code}\' https://www.example.com/')
+      const i = r.out.lastIndexOf('\n')
+      return { status: Number(r.out.slice(i + 1)), body: r.out.slice(0, Math.max(0, i)) }
+    }
+    await b.until('Apache to answer on 443', () => /Apache2 Debian Default Page/.test(https().body))
+    must('systemctl stop apache2')
+    const took = await b.until('the responder to take over port 443 with the host\'s certificate', () => https().status === 503, 10_000)
+    t.diagnostic(`responder answering on 443 ${took} ms after "systemctl stop apache2" returned`)
+    assert.ok(responderAnswers(b), 'and on 80')
+    must('systemctl start apache2')
+    await b.until('Apache to have 443 again', () => /Apache2 Debian Default Page/.test(https().body))
+    assert.equal(active(b, 'acme-responder'), 'inactive')
+    assert.equal(failedUnits(b), '')
+  })
+
   await t.test('both enabled at boot: Apache owns port 80 and nothing failed', async () => {
     docker(['restart', name])
     await b.until('systemd to boot again', () => /^(running|degraded)/.test(b.sh('systemctl is-system-running').out), 120_000)
