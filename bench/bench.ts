@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/ports.js'
+import { waitFor } from '../test/helpers.js'
 import { wrk, type Load } from './load.js'
 import { ATTACKS, FLOOD_LUA, siegeRow, type SiegeRow } from './siege.js'
 import { acmeResponder, ceiling, cpuMs, FLOOR, floor, has, KEY_AUTH, NODE, nginx, rssKb, status, TOKEN, waitUp, type Served } from './servers.js'
@@ -151,6 +152,54 @@ async function siegeTable (dir: string, work: string, webroot: string, withNginx
   return lines
 }
 
+/** Up when an HTTPS request to `/` gets any answer (the certificate is self-made: not checked). */
+async function httpsUp (port: number): Promise<void> {
+  const { get } = await import('node:https')
+  await waitFor(() => new Promise<boolean>((resolve) => {
+    get({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false }, (res) => { res.resume(); resolve(true) }).on('error', () => resolve(false))
+  }), `HTTPS on port ${port}`, 10_000)
+}
+
+/**
+ * The maintenance page over TLS with keep-alive (wrk's connections are reused, so this is mostly the
+ * record layer, not handshakes): acme-responder against nginx with the same certificate. Not a target.
+ */
+async function tlsRow (dir: string, work: string, webroot: string, withNginx: boolean): Promise<string[]> {
+  const cert = join(work, 'tls.crt')
+  const key = join(work, 'tls.key')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', '/CN=www.example.com', '-addext', 'subjectAltName=DNS:www.example.com'], { stdio: 'ignore' })
+  chmodSync(key, 0o600)
+  const servers: Served[] = []
+  try {
+    const port = await freePort()
+    servers.push(acmeResponder(port, dir, ['--log-level', 'warn', '--keep-alive-timeout', '120000', '--listen-tls', `127.0.0.1:${port}`, '--tls-cert', cert, '--tls-key', key], `127.0.0.1:${await freePort()}`))
+    await httpsUp(port)
+    if (withNginx) {
+      const nport = await freePort()
+      const d = join(work, 'nginx-tls')
+      mkdirSync(d)
+      servers.push(nginx(nport, webroot, d, 16384, { cert, key }))
+      await httpsUp(nport)
+    }
+    const rps = new Map<string, number[]>(servers.map((s) => [s.name, []]))
+    for (const s of servers) wrk(s.port, '/', 'www.example.com', 1, 64, 'https')
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
+        const load = wrk(s.port, '/', 'www.example.com', SECONDS, 64, 'https')
+        if (load.errors !== 0 || load.non2xx3xx !== load.requests) throw new Error(`${s.name} over TLS: ${load.errors} socket errors, ${load.requests - load.non2xx3xx} answers that were not the 503 page`)
+        rps.get(s.name)?.push(load.rps)
+      }
+    }
+    const me = median(rps.get(ME) ?? [])
+    const gx = median(rps.get(NGINX) ?? [])
+    return ['', '| over TLS, keep-alive | acme-responder rps | nginx rps | ratio | target |', '| --- | ---: | ---: | ---: | --- |',
+      `| maintenance 503 | ${me.toFixed(0)} | ${withNginx ? gx.toFixed(0) : '-'} | ${withNginx ? `${(me / gx).toFixed(2)}× nginx` : '-'} | none yet |`]
+  } finally {
+    for (const s of servers) s.stop()
+  }
+}
+
 function save (name: string, text: string): void {
   const out = new URL('../../bench/results/', import.meta.url).pathname
   mkdirSync(out, { recursive: true })
@@ -261,6 +310,7 @@ async function main (): Promise<void> {
       figure(`5,000 idle keep-alive connections (${me.held})`, me.heldKb, node.heldKb, gx?.heldKb, mbCell, me.heldKb / node.heldKb, '≤ 1.05× node', me.heldKb / node.heldKb <= 1.05)
       figure('start → first token answer', me.startupMs, node.startupMs, gx?.startupMs, (v) => `${v.toFixed(0)} ms`, me.startupMs / node.startupMs, '≤ 1.5× node', me.startupMs / node.startupMs <= 1.5)
     }
+    lines.push(...await tlsRow(dir, work, webroot, withNginx))
     if (!noSiege) lines.push(...await siegeTable(dir, work, webroot, withNginx))
     const text = lines.join('\n') + '\n'
     process.stdout.write('\n' + text)

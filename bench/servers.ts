@@ -46,8 +46,8 @@ function start (name: string, port: number, cmd: string[], pidOf: (c: ChildProce
  * As operators run it: the V8 flag every launch path sets, a log file; `extra` may set the log level
  * (the throughput rows use warn, as the targets were set without a line per request).
  */
-export function acmeResponder (port: number, challengeDir: string, extra: string[] = []): Served {
-  return start('acme-responder', port, [NODE, ...SERVICE_NODE_FLAGS, CLI, '--listen', `127.0.0.1:${port}`, '--challenge-dir', challengeDir,
+export function acmeResponder (port: number, challengeDir: string, extra: string[] = [], listen = `127.0.0.1:${port}`): Served {
+  return start('acme-responder', port, [NODE, ...SERVICE_NODE_FLAGS, CLI, '--listen', listen, '--challenge-dir', challengeDir,
     '--master', 'www.example.com', '--log-file', join(dirname(challengeDir), `acme-responder-${port}.log`), ...extra])
 }
 
@@ -66,7 +66,8 @@ export function floor (port: number, challengeDir: string): Served {
 export const FLOOR = 'node:http same bytes + lstat'
 
 /** nginx with one worker: try_files for the token, 302 for a missing one, 503 page for the rest. */
-export function nginx (port: number, webroot: string, dir: string, workerConnections = 16384): Served {
+export function nginx (port: number, webroot: string, dir: string, workerConnections = 16384, tls?: { cert: string, key: string }): Served {
+  const ssl = tls === undefined ? '' : ` ssl;\n    ssl_certificate ${tls.cert};\n    ssl_certificate_key ${tls.key};\n    ssl_protocols TLSv1.2 TLSv1.3`
   writeFileSync(join(dir, 'nginx.conf'), `
 worker_processes 1;
 daemon off;
@@ -78,7 +79,7 @@ http {
   # Its default: one access log line per request, as acme-responder logs each challenge request.
   access_log ${dir}/nginx-access.log;
   server {
-    listen 127.0.0.1:${port} reuseport;
+    listen 127.0.0.1:${port} reuseport${ssl};
     keepalive_timeout 120s;
     keepalive_requests 100000;
     location /.well-known/acme-challenge/ {

@@ -1,12 +1,14 @@
 // End to end: a real ACME CA (pebble) and real clients (dehydrated, lego) get one certificate for five
 // names on five hosts, each answered by acme-responder on its own loopback address, port 80.
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { startCa, type Ca } from './e2e/ca.js'
 import { dehydrated, dehydratedRegister, lego, opensslSans, opensslVerify, type Issued } from './e2e/clients.js'
 import { emptyDir, startHosts, stopHosts, summaries, traffic, type HostSpec } from './e2e/hosts.js'
+import { visit } from './e2e/browser.js'
 import { has, spawnCli, tempDir } from './helpers.js'
 
 /** TAP diagnostics are one line each. */
@@ -20,8 +22,8 @@ const FIVE = ['www', 'mail', 'imap', 'mysql', 'web'].map(D)
 
 function missing (): string | undefined {
   if (process.getuid?.() !== 0) return 'it must run as root to bind port 80 on 127.0.10.x'
-  for (const cmd of ['pebble', 'pebble-challtestsrv', 'dehydrated', 'lego', 'openssl', 'curl']) {
-    if (!has(cmd)) return `${cmd} is not installed (Debian packages pebble, dehydrated, lego, openssl, curl; .ci/run installs them)`
+  for (const cmd of ['pebble', 'pebble-challtestsrv', 'dehydrated', 'lego', 'openssl', 'curl', 'chromium', 'certutil']) {
+    if (!has(cmd)) return `${cmd} is not installed (Debian packages pebble, dehydrated, lego, openssl, curl, chromium, libnss3-tools; .ci/run installs them)`
   }
   return undefined
 }
@@ -93,6 +95,44 @@ test('one certificate, five names, five hosts, with a real CA and real clients',
   await t.test('dehydrated, proxy mode', (t) => scenario(t, ca, 'dehydrated', 'proxy'))
   await t.test('lego, redirect mode', (t) => scenario(t, ca, 'lego', 'redirect'))
   await t.test('lego, proxy mode', (t) => scenario(t, ca, 'lego', 'proxy'))
+
+  await t.test('HTTPS: Pebble\'s certificate, deployed by dehydrated\'s hook with a SIGHUP, shown by Chromium with no warning', async (t) => {
+    const root = tempDir(t)
+    const masterDir = emptyDir(root, 'master')
+    // The web host starts with a certificate of its own (last year's, say): the hook replaces it.
+    const tls = emptyDir(root, 'tls')
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(tls, 'www.key'), '-out', join(tls, 'www.crt'),
+      '-days', '2', '-subj', '/CN=old', '-addext', `subjectAltName=DNS:${D('www')}`], { stdio: 'ignore' })
+    chmodSync(join(tls, 'www.key'), 0o600)
+    const withTls = ['--tls-cert', join(tls, 'www.crt'), '--tls-key', join(tls, 'www.key'), '--listen-tls', `${HOSTS.www}:443`]
+    const specs = topology(masterDir, root, ['--master', D('www')]).map((h) => h.name === D('www') ? { ...h, args: [...h.args, ...withTls] } : h)
+    const hosts = await startHosts(specs)
+    t.after(() => stopHosts(hosts))
+    const www = hosts.find((h) => h.name === D('www'))
+    assert.ok(www !== undefined)
+    // dehydrated's deploy_cert hook, as README gives it: copy the key (0600 here: the responder runs as
+    // root in this test) and the full chain, then SIGHUP the responder.
+    const hook = join(root, 'hook.sh')
+    writeFileSync(hook, [
+      '#!/bin/sh',
+      'if [ "$1" = deploy_cert ]; then',
+      `  install -m 0600 "$3" ${join(tls, 'www.key')} && install -m 0644 "$5" ${join(tls, 'www.crt')} && kill -HUP ${String(www.cli.child.pid)}`,
+      'fi',
+      ''
+    ].join('\n'), { mode: 0o755 })
+    const issued = await dehydrated(ca, join(root, 'client'), [D('www')], masterDir, hook)
+    await assertIssued(t, ca, issued, root, [D('www')])
+    await www.cli.line((l) => l.msg === 'configuration reloaded', 30_000)
+    const shot = join(new URL('../../dist/', import.meta.url).pathname, 'artifacts', 'maintenance-over-https.png')
+    mkdirSync(dirname(shot), { recursive: true })
+    const seen = await visit(emptyDir(root, 'browser'), `https://${D('www')}/`, await ca.issuingRoot(), { [D('www')]: HOSTS.www }, shot)
+    // The page's own words, from the DOM: Chromium's interstitial would have none of them.
+    assert.match(seen.dom, /<title>Closed for Maintenance<\/title>/)
+    assert.match(seen.dom, /We are temporarily closed/)
+    assert.doesNotMatch(seen.dom, /not private|ERR_CERT/i)
+    assert.ok(statSync(shot).size > 1000, 'a screenshot was taken')
+    say(t, `Chromium showed the maintenance page over https with Pebble's certificate; screenshot: ${shot}`)
+  })
 
   await t.test('dehydrated, every secondary stateless with the client\'s account thumbprint', async (t) => {
     const root = tempDir(t)

@@ -15,11 +15,11 @@ function run (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ co
 }
 
 /** Writes dehydrated's config (WELLKNOWN is the master's challenge dir) and registers its account. */
-export async function dehydratedRegister (ca: Ca, dir: string, wellknown: string): Promise<{ ok: boolean, output: string, accountKey: string }> {
+export async function dehydratedRegister (ca: Ca, dir: string, wellknown: string, hook?: string): Promise<{ ok: boolean, output: string, accountKey: string }> {
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'config'), [
     `CA="${ca.directory}"`, 'CHALLENGETYPE="http-01"', `WELLKNOWN="${wellknown}"`, `BASEDIR="${dir}"`,
-    `DOMAINS_TXT="${join(dir, 'domains.txt')}"`, 'KEY_ALGO=prime256v1', ''
+    `DOMAINS_TXT="${join(dir, 'domains.txt')}"`, 'KEY_ALGO=prime256v1', ...hook === undefined ? [] : [`HOOK="${hook}"`], ''
   ].join('\n'))
   const reg = await run('dehydrated', ['-f', join(dir, 'config'), '--register', '--accept-terms'], { CURL_CA_BUNDLE: ca.tlsRoot })
   const accounts = join(dir, 'accounts')
@@ -28,8 +28,8 @@ export async function dehydratedRegister (ca: Ca, dir: string, wellknown: string
 }
 
 /** One order for all names; curl (which dehydrated uses) trusts the CA's API through CURL_CA_BUNDLE. */
-export async function dehydrated (ca: Ca, dir: string, names: readonly string[], wellknown: string): Promise<Issued> {
-  const reg = await dehydratedRegister(ca, dir, wellknown)
+export async function dehydrated (ca: Ca, dir: string, names: readonly string[], wellknown: string, hook?: string): Promise<Issued> {
+  const reg = await dehydratedRegister(ca, dir, wellknown, hook)
   if (!reg.ok) return { ok: false, output: reg.output, cert: '', chain: '', accountKey: '' }
   writeFileSync(join(dir, 'domains.txt'), `${names.join(' ')}\n`)
   const res = await run('dehydrated', ['-f', join(dir, 'config'), '-c'], { CURL_CA_BUNDLE: ca.tlsRoot })
