@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { connect as tlsConnect } from 'node:tls'
 import { CLI, get, has, tempDir, waitFor } from './helpers.js'
 import { freePort } from './ports.js'
 import { buildConfig } from '../src/config/config.js'
@@ -36,13 +37,20 @@ test('rc.d script under a model of rc.subr and daemon(8): start, status, reload,
   const script = join(dir, 'acme_responder')
   writeFileSync(script, readFileSync(RC, 'utf8').replace('. /etc/rc.subr', `. ${RC_SUBR}`).replaceAll('/var/run/', `${run}/`).replaceAll('/usr/sbin/daemon', DAEMON))
   const port = await freePort('127.0.3.60')
+  const tlsPort = await freePort('127.0.3.60')
   const group = execFileSync('id', ['-gn', 'nobody'], { encoding: 'utf8' }).trim()
+  // HTTPS through the rc.conf knobs: a certificate, its key readable by the runas group.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'www.key'), '-out', join(dir, 'www.crt'),
+    '-days', '2', '-subj', '/CN=www.example.com', '-addext', 'subjectAltName=DNS:www.example.com'], { stdio: 'ignore' })
+  execFileSync('chgrp', [group, join(dir, 'www.key')])
+  chmodSync(join(dir, 'www.key'), 0o640)
   const logfile = join(logs, 'acme-responder.log')
   const rcconf = join(dir, 'rc.conf')
   writeFileSync(rcconf, [
     'acme_responder_enable="YES"', `acme_responder_challenge_dir="${challenges}"`, 'acme_responder_master="www.example.com"',
     'acme_responder_runas_user="nobody"', `acme_responder_runas_group="${group}"`, `acme_responder_logfile="${logfile}"`,
-    `acme_responder_bin="${bin}"`, `acme_responder_flags="--listen 127.0.3.60:${port} --alias mysql.example.com"`, ''
+    `acme_responder_tls_cert="${join(dir, 'www.crt')}"`, `acme_responder_tls_key="${join(dir, 'www.key')}"`,
+    `acme_responder_bin="${bin}"`, `acme_responder_flags="--listen 127.0.3.60:${port} --listen-tls 127.0.3.60:${tlsPort} --alias mysql.example.com"`, ''
   ].join('\n'))
   const rc = (cmd: string): { code: number | null, out: string } => {
     const r = spawnSync('sh', [script, cmd], { encoding: 'utf8', env: { PATH: process.env.PATH, RC_CONF: rcconf, RC_CONF_D: join(dir, 'rc.conf.d'), DAEMON_MODEL_LOG: join(logs, 'daemon-output.log') } })
@@ -72,6 +80,11 @@ test('rc.d script under a model of rc.subr and daemon(8): start, status, reload,
   assert.equal((await get({ host: '127.0.3.60', port }, P + 'other', { host: 'mail.example.com' })).headers.location, 'http://www.example.com/.well-known/acme-challenge/other')
   assert.equal((await get({ host: '127.0.3.60', port }, '/', { host: 'mail.example.com' })).status, 503)
   assert.equal(statSync(logfile).uid, 65534, 'the log file belongs to the dropped user')
+  const cn = await new Promise<string>((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.3.60', port: tlsPort, servername: 'www.example.com', rejectUnauthorized: false }, () => { resolve(String(s.getPeerCertificate().subject.CN)); s.end() })
+    s.on('error', reject)
+  })
+  assert.equal(cn, 'www.example.com', 'HTTPS with the certificate of the rc.conf knobs')
 
   const status = rc('status')
   assert.equal(status.code, 0, status.out)
