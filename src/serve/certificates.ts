@@ -1,6 +1,6 @@
 // The HTTPS certificates: read safely, checked (key matches, key not readable by others), chosen by SNI.
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { stat } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import type { TlsPair } from '../config/config.js'
 import { ConfigError } from '../config/error.js'
@@ -26,19 +26,19 @@ export interface Certificates {
   readonly first: { readonly key: Buffer, readonly cert: Buffer }
 }
 
-async function read (option: 'tls-cert' | 'tls-key', file: string): Promise<Buffer> {
+/** The key is the site's identity: one that others can read is refused, as --account-key does. */
+const othersRead = (st: Stats): string | undefined => (st.mode & 0o004) !== 0 ? 'is readable by others: chmod 640 it (group of the service user) or 600' : undefined
+
+async function read (option: 'tls-cert' | 'tls-key', file: string, refuse?: (st: Stats) => string | undefined): Promise<Buffer> {
   try {
-    return await readSmallFile(file, MAX_PEM)
+    return await readSmallFile(file, MAX_PEM, refuse)
   } catch (err) {
     throw new ConfigError(option, `${file} ${(err as Error).message}`)
   }
 }
 
 async function load (pair: TlsPair): Promise<Loaded> {
-  const key = await read('tls-key', pair.key)
-  // The key is the site's identity: one that others can read is refused, as --account-key does.
-  const mode = (await stat(pair.key)).mode
-  if ((mode & 0o004) !== 0) throw new ConfigError('tls-key', `${pair.key} is readable by others: chmod 640 it (group of the service user) or 600`)
+  const key = await read('tls-key', pair.key, othersRead)
   const cert = await read('tls-cert', pair.cert)
   let x509: X509Certificate
   try {

@@ -1,24 +1,20 @@
 // Token lookup, never following a link or blocking: synchronous lstat + a content cache on local file
 // systems, the asynchronous reader where a call could hang (NFS, SMB, FUSE).
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statfsSync, type Stats } from 'node:fs'
+import { closeSync, fstatSync, lstatSync, openSync, readSync, statfsSync, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import type { Lookup } from '../core/outcome.js'
+import { isSymlinkRefusal, SAFE_OPEN_FLAGS, typeProblem } from '../config/small-file.js'
 
 /** A lookup's result is the core's Lookup: found, missing, or there but unusable. */
 export type TokenRead = Lookup
 
 const MISSING: TokenRead = Object.freeze({ kind: 'missing' })
 
-// O_NOFOLLOW refuses a symlink at the last component; O_NONBLOCK keeps open() of a FIFO from waiting
-// for a writer. The directory itself may be a symlink (operators do that), only the token may not.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY
-
 function openError (err: NodeJS.ErrnoException): string | undefined {
+  if (isSymlinkRefusal(err)) return 'is a symbolic link'
   switch (err.code) {
     case 'ENOENT': case 'ENOTDIR': return undefined
-    // Linux says ELOOP for O_NOFOLLOW on a symlink, FreeBSD says EMLINK.
-    case 'ELOOP': case 'EMLINK': return 'is a symbolic link'
     case 'ENXIO': return 'is a socket or device'
     case 'EACCES': case 'EPERM': return 'is not readable'
     default: return err.code ?? err.message
@@ -33,15 +29,8 @@ function fromOpenError (err: unknown, file: string): TokenRead {
 
 /** Why stat data rules a file out (type or size), or undefined when it may be read. */
 function statProblem (st: Stats, maxSize: number): string | undefined {
-  if (!st.isFile()) {
-    if (st.isSymbolicLink()) return 'is a symbolic link'
-    if (st.isDirectory()) return 'is a directory'
-    if (st.isFIFO()) return 'is a FIFO'
-    return st.isSocket() ? 'is a socket or device' : 'is not a regular file'
-  }
-  // A hard link lets whoever can write the challenge directory serve a file they cannot read
-  // (FreeBSD with security.bsd.hardlink_check_uid=0, Linux without protected_hardlinks).
-  if (st.nlink > 1) return `has ${st.nlink} hard links`
+  const problem = typeProblem(st)
+  if (problem !== undefined) return problem
   return st.size > maxSize ? `is ${st.size} bytes, over the ${maxSize}-byte cap` : undefined
 }
 
@@ -58,7 +47,9 @@ async function readTokenFile (dir: string, token: string, maxSize: number): Prom
   const file = join(dir, token)
   let handle
   try {
-    handle = await open(file, OPEN_FLAGS)
+    // O_NOFOLLOW refuses a symlink at the last component; O_NONBLOCK keeps open() of a FIFO from waiting
+    // for a writer. The directory itself may be a symlink (operators do that), only the token may not.
+    handle = await open(file, SAFE_OPEN_FLAGS)
   } catch (err) {
     return fromOpenError(err, file)
   }
@@ -110,7 +101,7 @@ const SETTLED_MS = 50
 function readSyncSafe (file: string, st: Stats, maxSize: number): TokenRead {
   let fd: number
   try {
-    fd = openSync(file, OPEN_FLAGS)
+    fd = openSync(file, SAFE_OPEN_FLAGS)
   } catch (err) {
     return fromOpenError(err, file)
   }
