@@ -47,7 +47,8 @@ const FETCHES_WAITING = 256
 const NOT_FOUND_MS = 2000
 const MAX_NOT_FOUND = 10_000
 
-type Attempt = { kind: 'ok', body: Buffer } | { kind: '404' } | { kind: 'failed', why: string }
+/** `result` is the metrics' short name for how a failed try failed: a status, 'timeout' or 'failed'. */
+type Attempt = { kind: 'ok', body: Buffer } | { kind: '404' } | { kind: 'failed', why: string, result: string }
 
 async function attempt (agent: Dispatcher, url: URL, s: ProxySettings, ms: number): Promise<Attempt> {
   try {
@@ -64,13 +65,13 @@ async function attempt (agent: Dispatcher, url: URL, s: ProxySettings, ms: numbe
     if (res.statusCode !== 200) {
       // dump() reads a little and closes cleanly; destroy() would surface as an aborted request.
       await res.body.dump({ limit: s.maxSize }).catch(() => {})
-      return res.statusCode === 404 ? { kind: '404' } : { kind: 'failed', why: `status ${res.statusCode}` }
+      return res.statusCode === 404 ? { kind: '404' } : { kind: 'failed', why: `status ${res.statusCode}`, result: String(res.statusCode) }
     }
     const body = await readUpTo(res.body, s.maxSize)
-    return body.length > s.maxSize ? { kind: 'failed', why: `body over ${s.maxSize} bytes` } : { kind: 'ok', body }
+    return body.length > s.maxSize ? { kind: 'failed', why: `body over ${s.maxSize} bytes`, result: 'failed' } : { kind: 'ok', body }
   } catch (err) {
     const code = failureCode(err)
-    return { kind: 'failed', why: code === 'TIMEOUT' ? `timeout after ${ms} ms` : code ?? (err as Error).message }
+    return code === 'TIMEOUT' ? { kind: 'failed', why: `timeout after ${ms} ms`, result: 'timeout' } : { kind: 'failed', why: code ?? (err as Error).message, result: 'failed' }
   }
 }
 
@@ -93,7 +94,7 @@ export async function createProxy (s: ProxySettings): Promise<Proxy> {
       const t0 = performance.now()
       const a = await attempt(agent, new URL(`${m.url}${CHALLENGE_PREFIX}/${token}`), s, Math.min(s.timeout, left))
       const ms = Math.round(performance.now() - t0)
-      s.tried?.(m.url, a.kind === 'ok' ? '200' : a.kind === '404' ? '404' : a.why.startsWith('timeout') ? 'timeout' : a.why.startsWith('status') ? a.why.replace('status ', '') : 'failed')
+      s.tried?.(m.url, a.kind === 'ok' ? '200' : a.kind === '404' ? '404' : a.result)
       if (a.kind === 'ok') {
         tries.push({ master: m.url, ms, result: '200' })
         return { kind: 'found', body: a.body, master: m.url, tries }

@@ -36,9 +36,9 @@ export interface ServeDeps {
 }
 
 /** node:https and the TLS version floor, loaded only when a certificate is given. */
-async function tlsShell (certificates: () => Certificates | undefined): Promise<TlsShell> {
+async function tlsShell (certificates: () => Certificates | undefined, failed: () => void): Promise<TlsShell> {
   const [https, { MIN_VERSION }] = await Promise.all([import('node:https'), import('./certificates.js')])
-  return { https, minVersion: MIN_VERSION, certificates }
+  return { https, minVersion: MIN_VERSION, certificates, failed }
 }
 
 /** The longest a drain can take: an answer waiting on the masters gets its whole budget. */
@@ -75,24 +75,29 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
     if (waiting === undefined) handler(req, res)
     else waiting.push(() => handler(req, res))
   }
+  /** Every answering server (limits, drain), and of them the plain and the HTTPS ones (log, renewal). */
   const servers: Server[] = []
+  const plainServers: Server[] = []
   const tlsServers: Server[] = []
   let shell: TlsShell | undefined
   let scrape: Server | undefined
+  const bind = async (l: Listener, tls: TlsShell | undefined, into: Server[]): Promise<void> => {
+    const bound = await listen(createHttpServer(gated, config, (k) => hits.count(k), conns, tls), l)
+    if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
+    else {
+      servers.push(bound)
+      into.push(bound)
+    }
+  }
   try {
-    shell = runtime.tls === undefined ? undefined : await tlsShell(() => runtime.tls)
-    const counted = (kind: string): void => {
-      hits.count(kind)
-      if (kind === 'tls handshake failed') metrics?.inc('acme_responder_tls_handshake_failures_total')
+    for (const l of config.listen) await bind(l, undefined, plainServers)
+    if (runtime.tls !== undefined) {
+      shell = await tlsShell(() => runtime.tls, () => {
+        hits.count('tls handshake failed')
+        metrics?.inc('acme_responder_tls_handshake_failures_total')
+      })
+      for (const l of config.listenTls) await bind(l, shell, tlsServers)
     }
-    const plain = config.listen.map((l) => ({ l, tls: undefined }))
-    const secure = shell === undefined ? [] : config.listenTls.map((l) => ({ l, tls: shell }))
-    for (const { l, tls } of [...plain, ...secure] as Array<{ l: Listener, tls: TlsShell | undefined }>) {
-      const bound = await listen(createHttpServer(gated, config, counted, conns, tls), l)
-      if (bound === undefined) log.logger.warn({ listen: formatAddress(l) }, `no IPv6 on this host: not listening on ${formatAddress(l)}`)
-      else (tls === undefined ? servers : tlsServers).push(bound)
-    }
-    servers.push(...tlsServers)
     // The scrape port is bound as root too (any port), and is not one of the answering servers.
     if (metrics !== undefined && config.metricsListen !== undefined) {
       const bound = await listen(createMetricsServer(metrics), config.metricsListen)
@@ -118,7 +123,7 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
     log.logger.warn({ challengeDir: config.challengeDir }, 'challenge directory does not exist yet: every token is missing here')
   }
   const where = (s: Server): string => { const a = s.address(); return typeof a === 'object' && a !== null ? formatAddress({ host: a.address, port: a.port }) : String(a) }
-  const addresses = servers.filter((s) => !tlsServers.includes(s)).map(where)
+  const addresses = plainServers.map(where)
   log.logger.info({
     listen: addresses,
     ...tlsServers.length === 0 ? {} : { listenTls: tlsServers.map(where) },

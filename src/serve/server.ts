@@ -13,6 +13,8 @@ export interface TlsShell {
   readonly https: typeof import('node:https')
   readonly minVersion: 'TLSv1.2'
   readonly certificates: () => Certificates | undefined
+  /** A handshake failed (a scanner, TLS 1.1, no shared cipher): counted, not logged one by one. */
+  readonly failed: () => void
 }
 
 export interface Limits {
@@ -117,9 +119,8 @@ export function createHttpServer (handler: RequestListener, limits: Limits, coun
       // A client without SNI, or with a name no certificate has, gets the first certificate.
       SNICallback: (name, done) => { done(null, tls.certificates()?.contextFor(name)) }
     }, listener) as unknown as Server
-  // A failed handshake (a scanner, TLS 1.1, no shared cipher) is counted, not logged one by one.
   server.on('tlsClientError', (_err: Error, socket: Socket) => {
-    count('tls handshake failed')
+    tls?.failed()
     socket.destroy()
   })
   applyLimits([server], limits)

@@ -67,11 +67,16 @@ export function createValidations (log: () => Logger, dropped: (why: string) => 
   const owned = new Map<string, Set<Tracked>>()
   const budget = createRateBudget(SUMMARIES, SUMMARIES)
 
-  function forget (t: Tracked): void {
-    tracked.delete(t.token)
+  /** The token no longer counts against its first client's share. */
+  function disown (t: Tracked): void {
     const mine = owned.get(t.owner)
     mine?.delete(t)
     if (mine?.size === 0) owned.delete(t.owner)
+  }
+
+  function forget (t: Tracked): void {
+    tracked.delete(t.token)
+    disown(t)
   }
 
   /** Room for one more: the oldest unshared token of the client holding most goes; else the oldest of all. */
@@ -126,9 +131,7 @@ export function createValidations (log: () => Logger, dropped: (why: string) => 
       } else if (!t.shared && a.address !== t.ownerAddress && clientKey(a.address) !== t.owner) {
         // Asked by a second client: no longer one client's to lose.
         t.shared = true
-        const mine = owned.get(t.owner)
-        mine?.delete(t)
-        if (mine?.size === 0) owned.delete(t.owner)
+        disown(t)
       }
       t.last = now
       t.requests++
