@@ -1,7 +1,7 @@
 // Loads the Config: flags over ACME_RESPONDER_* variables over the JSON file over defaults. The only env reader.
 import { stat } from 'node:fs/promises'
 import { buildConfig, ConfigError, type Config } from './config.js'
-import { readSmallFile } from './small-file.js'
+import { readOptionFile } from './small-file.js'
 import { envName, OPTION_NAMES, OPTIONS, optionFromKey, type RawOptions } from './options.js'
 
 export function envOptions (env: NodeJS.ProcessEnv): RawOptions {
@@ -18,12 +18,7 @@ export function envOptions (env: NodeJS.ProcessEnv): RawOptions {
 const MAX_CONFIG = 1024 * 1024
 
 export async function fileOptions (file: string): Promise<RawOptions> {
-  let text: string
-  try {
-    text = (await readSmallFile(file, MAX_CONFIG)).toString('utf8')
-  } catch (err) {
-    throw new ConfigError('config', `${file} ${(err as Error).message}`)
-  }
+  const text = (await readOptionFile('config', file, MAX_CONFIG)).toString('utf8')
   let parsed: unknown
   try {
     parsed = JSON.parse(text)

@@ -2,6 +2,7 @@
 // read: never through a symlink or a hard link, never blocking on a FIFO, never more than a cap.
 import { constants, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
+import { ConfigError } from './error.js'
 
 // O_NOFOLLOW: a symlink planted in the page's directory would serve whatever root or the service user can
 // read (its own log) to the world. O_NONBLOCK: a FIFO would hang the reload, and with it the shutdown.
@@ -59,5 +60,14 @@ export async function readSmallFile (file: string, maxBytes: number, refuse?: (s
     throw new FileRefused(`cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   } finally {
     await handle.close().catch(() => {})
+  }
+}
+
+/** readSmallFile for an option's file: a refusal is that option's error, naming the file and why. */
+export async function readOptionFile (option: string, file: string, maxBytes: number, refuse?: (st: Stats) => string | undefined): Promise<Buffer> {
+  try {
+    return await readSmallFile(file, maxBytes, refuse)
+  } catch (err) {
+    throw new ConfigError(option, `${file} ${(err as Error).message}`)
   }
 }

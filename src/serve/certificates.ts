@@ -4,7 +4,7 @@ import type { Stats } from 'node:fs'
 import { createSecureContext, type SecureContext } from 'node:tls'
 import type { TlsPair } from '../config/config.js'
 import { ConfigError } from '../config/error.js'
-import { readSmallFile } from '../config/small-file.js'
+import { readOptionFile } from '../config/small-file.js'
 
 /** A full chain or a key is a few KB; this bounds what a planted file can make the process read. */
 const MAX_PEM = 1024 * 1024
@@ -29,17 +29,9 @@ export interface Certificates {
 /** The key is the site's identity: one that others can read is refused, as --account-key does. */
 const othersRead = (st: Stats): string | undefined => (st.mode & 0o004) !== 0 ? 'is readable by others: chmod 640 it (group of the service user) or 600' : undefined
 
-async function read (option: 'tls-cert' | 'tls-key', file: string, refuse?: (st: Stats) => string | undefined): Promise<Buffer> {
-  try {
-    return await readSmallFile(file, MAX_PEM, refuse)
-  } catch (err) {
-    throw new ConfigError(option, `${file} ${(err as Error).message}`)
-  }
-}
-
 async function load (pair: TlsPair): Promise<Loaded> {
-  const key = await read('tls-key', pair.key, othersRead)
-  const cert = await read('tls-cert', pair.cert)
+  const key = await readOptionFile('tls-key', pair.key, MAX_PEM, othersRead)
+  const cert = await readOptionFile('tls-cert', pair.cert, MAX_PEM)
   let x509: X509Certificate
   try {
     x509 = new X509Certificate(cert)

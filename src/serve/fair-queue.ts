@@ -55,9 +55,9 @@ export function createFairQueue (limits: FairQueueLimits): FairQueue {
   let running = 0
   let waiting = 0
 
-  /** A task leaves the queue (to run, or refused). */
-  function dequeue (net: Network, client: Client): Task | undefined {
-    const task = client.tasks.shift()
+  /** A task leaves the queue: the client's oldest, to run, or its newest, pushed out. */
+  function dequeue (net: Network, client: Client, newest = false): Task | undefined {
+    const task = newest ? client.tasks.pop() : client.tasks.shift()
     if (task === undefined) return undefined
     client.waiting--
     net.waiting--
@@ -100,11 +100,8 @@ export function createFairQueue (limits: FairQueueLimits): FairQueue {
     const net = holdingMost(networks.values(), false)
     const client = net === undefined ? undefined : holdingMost(net.clients.values(), true)
     if (net === undefined || client === undefined) return
-    const task = client.tasks.pop()
+    const task = dequeue(net, client, true)
     if (task === undefined) return
-    client.waiting--
-    net.waiting--
-    waiting--
     tidy(net, client)
     task.refuse()
   }

@@ -8,9 +8,9 @@ import { createServer, type Server } from 'node:http'
  */
 type Labels = Readonly<Record<string, string>>
 
+/** A counter's help and its series; the gauges are read when the exposition is written. */
 interface Family {
   readonly help: string
-  readonly type: 'counter' | 'gauge'
   /** Label sets by their rendered form, `{a="b"}` (or '' for none). */
   readonly series: Map<string, number>
 }
@@ -52,7 +52,7 @@ export interface Gauges {
 
 export function createMetrics (gauges: Gauges, startedAt = Date.now()): Metrics {
   const families = new Map<string, Family>()
-  for (const [name, help] of Object.entries(COUNTERS)) families.set(name, { help, type: 'counter', series: new Map() })
+  for (const [name, help] of Object.entries(COUNTERS)) families.set(name, { help, series: new Map() })
   // A counter with no series yet is shown at 0, so a scrape sees every name from the start.
   for (const name of ['acme_responder_token_files_refused_total', 'acme_responder_log_lines_over_budget_total']) families.get(name)?.series.set('', 0)
 
@@ -71,7 +71,7 @@ export function createMetrics (gauges: Gauges, startedAt = Date.now()): Metrics 
         out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
         for (const [labels, v] of series) out.push(`${name}${labels} ${v}`)
       }
-      for (const [name, f] of families) if (f.series.size > 0) family(name, f.type, f.help, f.series)
+      for (const [name, f] of families) if (f.series.size > 0) family(name, 'counter', f.help, f.series)
       family('acme_responder_connections_open', 'gauge', 'Connections held now, all listeners together.', [['', gauges.connectionsOpen()]])
       family('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [['', process.memoryUsage.rss()]])
       family('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch in seconds.', [['', Math.round(startedAt / 1000)]])

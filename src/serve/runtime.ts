@@ -1,7 +1,6 @@
 // The swappable state a request is answered with: config, policy, prebuilt answers, proxy. Rebuilt on SIGHUP.
 import type { Config } from '../config/config.js'
-import { ConfigError } from '../config/error.js'
-import { readSmallFile } from '../config/small-file.js'
+import { readOptionFile } from '../config/small-file.js'
 import { policyFromConfig, type Policy } from '../core/decide.js'
 import { createProxy, type Proxy } from './proxy.js'
 import { buildAnswers, DEFAULT_MAINTENANCE_PAGE, type Answers } from '../core/answers.js'
@@ -24,11 +23,7 @@ const MAX_PAGE = 1024 * 1024
 
 async function maintenancePage (file: string | undefined): Promise<Buffer> {
   if (file === undefined) return Buffer.from(DEFAULT_MAINTENANCE_PAGE)
-  try {
-    return await readSmallFile(file, MAX_PAGE)
-  } catch (err) {
-    throw new ConfigError('maintenance-page', `${file} ${(err as Error).message}`)
-  }
+  return await readOptionFile('maintenance-page', file, MAX_PAGE)
 }
 
 /** `tried` hears of every proxy fetch from a master (the metrics' counter). */
