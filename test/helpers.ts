@@ -1,7 +1,7 @@
 // Test helpers: responders on 127.0.0.x port 0, raw sockets, temp dirs and CLI child processes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { accessSync, chmodSync, cpSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { accessSync, chmodSync, cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { createServer, request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -25,22 +25,43 @@ function reachableByOthers (file: string): boolean {
 }
 
 let copied: string | undefined
+/** A directory of readable copies for children run as another user, made once per test process. */
+function readableDir (): string {
+  if (copied === undefined) {
+    copied = mkdtempSync(join(tmpdir(), 'acme-responder-cli-'))
+    chmodSync(copied, 0o755)
+    const dir = copied
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  }
+  return copied
+}
+
 /**
  * The CLI for a child that runs as another user from the start (nobody). A clone inside a private
  * directory (mkdtemp's 0700, /root) is out of that user's reach: it then gets a readable copy of the
- * built program and its modules, made once per test process.
+ * built program and its modules (not node_modules/.cache: the other Node.js lines the tests run on).
  */
 export function cliFor (uid: number | undefined): string {
   if (uid === undefined || uid === process.getuid?.() || reachableByOthers(CLI)) return CLI
-  if (copied === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'acme-responder-cli-'))
-    chmodSync(dir, 0o755)
-    for (const part of ['package.json', 'dist/bin', 'node_modules']) cpSync(join(ROOT, part), join(dir, part), { recursive: true })
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
-    copied = join(dir, 'dist/bin/acme-responder.cjs')
-    accessSync(copied)
+  const cli = join(readableDir(), 'dist/bin/acme-responder.cjs')
+  if (!existsSync(cli)) {
+    for (const part of ['package.json', 'dist/bin', 'node_modules']) {
+      cpSync(join(ROOT, part), join(readableDir(), part), { recursive: true, filter: (src) => src !== join(ROOT, 'node_modules', '.cache') })
+    }
   }
-  return copied
+  accessSync(cli)
+  return cli
+}
+
+/**
+ * The Node.js for such a child: this one, or a copy where the user can reach it (a line `npm test`
+ * installed under node_modules/.cache of a private clone is not).
+ */
+export function nodeFor (uid: number | undefined): string {
+  if (uid === undefined || uid === process.getuid?.() || reachableByOthers(process.execPath)) return process.execPath
+  const node = join(readableDir(), 'node')
+  if (!existsSync(node)) cpSync(process.execPath, node)
+  return node
 }
 
 export function tempDir (t: { after: (fn: () => void) => void }): string {
@@ -122,7 +143,7 @@ export interface Cli {
 }
 
 export function spawnCli (args: string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string, uid?: number, gid?: number } = {}): Cli {
-  const child = spawn(process.execPath, [cliFor(opts.uid), ...args], {
+  const child = spawn(nodeFor(opts.uid), [cliFor(opts.uid), ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...opts
