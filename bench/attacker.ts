@@ -14,6 +14,8 @@ const attack = siege({
 })
 const report = (): void => { process.stdout.write(JSON.stringify({ open: attack.open, closed: attack.closed, opened: attack.opened }) + '\n') }
 const timer = setInterval(report, 250)
+// Whoever reads the reports may be gone before SIGTERM arrives: that is the end, not an error.
+process.stdout.on('error', () => process.exit(0))
 process.on('SIGTERM', () => {
   clearInterval(timer)
   attack.stop()

@@ -1,10 +1,12 @@
 // The siege section of the bench: 12,000 attacker connections of each kind, and the CA validating meanwhile.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { request } from 'node:http'
 import { createInterface } from 'node:readline'
 import { addresses } from '../test/siege.js'
 import { freePort } from '../test/ports.js'
-import { KEY_AUTH, rssKb, TOKEN, waitUp, type Served } from './servers.js'
+import { acmeResponder, KEY_AUTH, nginx, rssKb, TOKEN, waitUp, type Served } from './servers.js'
 
 const P = '/.well-known/acme-challenge/'
 const CONNECTIONS = 12_000
@@ -91,3 +93,25 @@ request = function()
   return wrk.format("GET", "${P}" .. string.format("%x%x", math.random(0, 2^30), n))
 end
 `
+
+export const SIEGE_SERVERS = ['acme-responder', 'nginx 1 worker'] as const
+export type SiegeServer = typeof SIEGE_SERVERS[number]
+
+/**
+ * One row for one server, in a work directory laid out as bench.ts makes it (webroot/.well-known/…, the
+ * token in it): acme-responder with its defaults, nginx with 1 worker and 8,192 worker_connections.
+ */
+export async function siegeCell (server: SiegeServer, a: Attack, seconds: number, work: string): Promise<SiegeRow> {
+  const webroot = join(work, 'webroot')
+  const dir = join(webroot, '.well-known', 'acme-challenge')
+  const lua = join(work, 'flood.lua')
+  writeFileSync(lua, FLOOD_LUA)
+  const start = server === 'acme-responder'
+    ? (port: number) => acmeResponder(port, dir, ['--log-level', 'warn'])
+    : (port: number) => {
+        const d = join(work, `nginx-siege-${process.pid}-${Date.now()}`)
+        mkdirSync(d)
+        return nginx(port, webroot, d, 8192)
+      }
+  return await siegeRow(start, a, seconds, lua)
+}

@@ -1,6 +1,7 @@
 // Clients that pipeline requests and never read: the memory they can make the responder hold is bounded.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 import { test } from 'node:test'
 import { get, startCli, tempDir, waitFor } from './helpers.js'
@@ -40,3 +41,32 @@ for (const [where, from] of [['one address', ['127.0.15.1']], ['250 addresses', 
     t.diagnostic(`peak RSS ${peak.toFixed(0)} MB`)
   })
 }
+
+/** TCP states of the responder's side of one connection (/proc/net/tcp: hex local and remote ports, state). */
+function serverSide (port: number, clientPort: number): string[] {
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0')
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[1]?.endsWith(`:${hex(port)}`) === true && f[2]?.endsWith(`:${hex(clientPort)}`) === true)
+    .map((f) => f[3] ?? '')
+}
+
+test('a connection closed for answers it never reads is reset: no socket is left holding them in the kernel', async (t) => {
+  const dir = tempDir(t)
+  // Large answers, few requests: node:http reads all of them, so nothing unread makes the kernel reset on its own.
+  const page = join(dir, 'page.html')
+  writeFileSync(page, `<p>${'x'.repeat(1000 * 1000)}</p>`)
+  const cli = await startCli(['--listen', `${HOST}:0`, '--challenge-dir', dir, '--maintenance-page', page])
+  t.after(() => cli.child.kill('SIGKILL'))
+  const s = connect({ port: cli.port, host: HOST, localAddress: '127.0.18.1' })
+  t.after(() => s.destroy())
+  s.on('error', () => {})
+  s.pause()
+  await new Promise((resolve) => s.on('connect', resolve))
+  const clientPort = s.localPort ?? 0
+  s.write('GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n'.repeat(40))
+  await waitFor(() => serverSide(cli.port, clientPort).length > 0, 'the responder to accept it')
+  // After a FIN the socket would stay in FIN_WAIT1 with the unread answers, retrying for minutes.
+  await waitFor(() => serverSide(cli.port, clientPort).length === 0, 'the responder\'s side to be gone', 20_000,
+    () => ` (states ${serverSide(cli.port, clientPort).join(', ')}: 01 established, 04 FIN_WAIT1, 05 FIN_WAIT2)`)
+  assert.equal(cli.child.exitCode, null)
+})

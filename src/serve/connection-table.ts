@@ -111,7 +111,12 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
 
   function close (s: Socket, reason: CloseReason, key: string): void {
     remove(s)
-    s.destroy()
+    // A client that does not read its answers leaves them in the kernel's send buffer; after a FIN the
+    // kernel keeps the socket, orphaned, with them until the peer reads or it gives up: a reset drops them. The
+    // others have nothing on their way and get a FIN: with a reset, a churning client came back faster
+    // and the CA waited longer in the siege bench (one address, slowloris: p50 about 100 ms, not 6).
+    if (reason === 'answers unread') s.resetAndDestroy()
+    else s.destroy()
     byReason[reason] = (byReason[reason] ?? 0) + 1
     closed?.(reason)
     if (evicted.size < MAX_REPORTED || evicted.has(key)) evicted.set(key, (evicted.get(key) ?? 0) + 1)
