@@ -125,8 +125,8 @@ test('sockets that leave without a request leave the table; a silent one stays u
     c.destroy()
     if (!atServer.destroyed) await once(atServer, 'close')
   }
-  assert.equal(conns.size, 1, 'only the silent socket is held')
-  assert.deepEqual(conns.fresh(), [silentAtServer])
+  assert.equal(conns.open(), 1, 'only the silent socket is held')
+  assert.deepEqual(conns.notServing(), [silentAtServer])
   // The drain must close the silent socket itself (closeIdleConnections does not see it).
   const closing = closedWithin(silent, 2000)
   await drain([server], conns, 10_000)

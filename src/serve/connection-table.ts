@@ -26,50 +26,49 @@ export interface TableLimits {
 
 interface Client {
   readonly key: string
-  count: number
-  /** Its connections that are not serving a request, the longest unused first (Set keeps insertion order). */
-  readonly evictable: Set<Socket>
+  /** Its connections, the longest unused first: a Set keeps insertion order, and an answer sent moves one to the end. */
+  readonly conns: Set<Socket>
 }
 
-interface Entry {
-  readonly client: Client
-  /** Requests received whose answer has not yet been handed to the kernel: the connection is serving. */
-  pending: number
-  /** No request yet: drain() must close these itself (closeIdleConnections does not see them). */
-  fresh: boolean
-}
-
-const ENTRY = Symbol('connection')
-type Tracked = Socket & { [ENTRY]?: Entry | undefined }
-
+/**
+ * The table keeps nothing on a socket: not its client (found again from its address, which node caches
+ * on the socket and the handler reads anyway; a property added to a socket cost about 150 bytes each),
+ * nor a 'close' listener (node:http's own per-answer listener grows a second one's array to 19 slots,
+ * kept: 205 bytes). Closed sockets are found by `destroyed` instead, where they are met and once a second.
+ */
 /**
  * The connection a request came on, as admitted: for HTTPS, requests come on the TLSSocket and the table
  * admitted the TCP socket under it, which node keeps as `_parent` (lib/_tls_wrap.js; undocumented, there
  * since TLSSocket wraps sockets).
  */
-const admitted = (s: Socket): Tracked => (s as Socket & { _parent?: Socket | null })._parent ?? s
+const admitted = (s: Socket): Socket => (s as Socket & { _parent?: Socket | null })._parent ?? s
 
 /** Why a connection was closed by the table; the per-minute report counts each. */
 export type CloseReason = 'per-client cap' | 'table full' | 'answers unread' | 'refused: every connection serving'
 
 export interface ConnectionTable {
-  /** A new connection: admitted, at the cost of the longest-unused evictable one when a cap is reached. */
+  /** A new connection: admitted, at the cost of the longest-unused one not serving when a cap is reached. */
   admit (socket: Socket): void
   /** A request arrived on it; false when the connection was closed instead (too many answers waiting). */
   request (socket: Socket): boolean
   /** One of its answers has been handed to the kernel. */
   answered (socket: Socket): void
   setLimits (l: TableLimits): void
-  readonly size: number
-  /** Connections that have not delivered a request yet. */
-  fresh (): Socket[]
+  /** Forgets the connections that have closed since it last looked (the shell calls it once a second). */
+  sweep (): void
+  /** Connections open now. */
+  open (): number
+  /** Open connections not serving a request: idle between requests, or not one delivered yet (the drain closes them). */
+  notServing (): Socket[]
   /** The connections it closed since the last call (by reason, top client keys), or undefined if none. */
   report (): Record<string, unknown> | undefined
 }
 
 /** Client keys remembered for the report: the top ones are what an operator needs, not every address. */
 const MAX_REPORTED = 1000
+/** How far an eviction looks when the longest-unused connections are all serving: bounded work per newcomer. */
 const SCAN_CLIENTS = 64
+const SCAN_CONNECTIONS = 32
 
 /** `closed` hears of every connection the table closes (the metrics' counter); none by default. */
 export function createConnectionTable (initial: TableLimits, closed?: (reason: CloseReason) => void): ConnectionTable {
@@ -79,13 +78,16 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
   const buckets = new Map<number, Set<Client>>()
   let top = 0
   let total = 0
+  /** Connections serving a request, and how many answers each has not handed to the kernel yet. */
+  const serving = new Map<Socket, number>()
   let waiting = 0
   const evicted = new Map<string, number>()
   let byReason: Record<string, number> = {}
 
-  function recount (c: Client, n: number): void {
-    buckets.get(c.count)?.delete(c)
-    c.count = n
+  /** Moves a client whose connection count was `before` to the bucket of its count now. */
+  function recount (c: Client, before: number): void {
+    const n = c.conns.size
+    buckets.get(before)?.delete(c)
     if (n === 0) {
       clients.delete(c.key)
     } else {
@@ -97,20 +99,31 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
     while (top > 0 && (buckets.get(top)?.size ?? 0) === 0) buckets.delete(top--)
   }
 
-  function remove (s: Tracked): void {
-    const e = s[ENTRY]
-    if (e === undefined) return
-    s[ENTRY] = undefined
-    waiting -= e.pending
-    e.client.evictable.delete(s)
-    total--
-    recount(e.client, e.client.count - 1)
+  /** The client holding the socket, if the table holds it. */
+  function holder (s: Socket): Client | undefined {
+    const c = clients.get(clientKey(s.remoteAddress))
+    return c?.conns.has(s) === true ? c : undefined
   }
 
-  function onClose (this: Tracked): void { remove(this) }
+  function forget (s: Socket, c = holder(s)): void {
+    if (c === undefined) return
+    const pending = serving.get(s)
+    if (pending !== undefined) {
+      waiting -= pending
+      serving.delete(s)
+    }
+    c.conns.delete(s)
+    total--
+    recount(c, c.conns.size + 1)
+  }
 
-  function close (s: Socket, reason: CloseReason, key: string): void {
-    remove(s)
+  function sweepClient (c: Client): void {
+    // Deleting the entry being visited is safe in a Set's iteration.
+    for (const s of c.conns) if (s.destroyed) forget(s, c)
+  }
+
+  function close (s: Socket, reason: CloseReason, key: string, c?: Client): void {
+    forget(s, c)
     // A client that does not read its answers leaves them in the kernel's send buffer; after a FIN the
     // kernel keeps the socket, orphaned, with them until the peer reads or it gives up: a reset drops them. The
     // others have nothing on their way and get a FIN: with a reset, a churning client came back faster
@@ -122,75 +135,106 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
     if (evicted.size < MAX_REPORTED || evicted.has(key)) evicted.set(key, (evicted.get(key) ?? 0) + 1)
   }
 
-  /** The longest-unused connection that is not serving, of the client holding the most connections. */
-  function victim (): Socket | undefined {
+  /** The client's longest-unused connection not serving, forgetting closed ones met on the way. */
+  function oldestIdle (c: Client): Socket | undefined {
+    let looked = 0
+    for (const s of c.conns) {
+      if (s.destroyed) forget(s, c)
+      else if (!serving.has(s)) return s
+      else if (++looked >= SCAN_CONNECTIONS) return undefined
+    }
+    return undefined
+  }
+
+  /** The longest-unused connection not serving, of the client holding the most connections, and that client. */
+  function victim (): [Socket, Client] | undefined {
     let scanned = 0
     for (let n = top; n > 0; n--) {
       for (const c of buckets.get(n) ?? []) {
-        const oldest = c.evictable.values().next()
-        if (oldest.done !== true) return oldest.value
-        // Every connection of this client is serving: look further, within a bound.
+        const oldest = oldestIdle(c)
+        if (oldest !== undefined) return [oldest, c]
+        // Closed ones forgotten on the way may have made the room already.
+        if (total < limits.maxConnections) return undefined
+        // Every connection this client holds is serving: look further, within a bound.
         if (++scanned >= SCAN_CLIENTS) return undefined
       }
     }
     return undefined
   }
 
+  function sweep (): void {
+    for (const c of clients.values()) sweepClient(c)
+  }
+
   return {
-    admit (socket: Tracked) {
+    admit (socket) {
       const key = clientKey(socket.remoteAddress)
       let c = clients.get(key)
-      if (c === undefined) clients.set(key, c = { key, count: 0, evictable: new Set() })
-      if (c.count >= limits.maxConnectionsPerClient || total >= limits.maxConnections) {
-        // At its own cap, its own longest-unused connection pays, never someone else's.
-        const own = c.count >= limits.maxConnectionsPerClient
-        const v = own ? c.evictable.values().next().value : victim()
-        if (v === undefined) {
+      if (c === undefined) clients.set(key, c = { key, conns: new Set() })
+      // At its own cap, its own longest-unused connection pays, never someone else's.
+      if (c.conns.size >= limits.maxConnectionsPerClient) sweepClient(c)
+      const own = c.conns.size >= limits.maxConnectionsPerClient
+      if (own || total >= limits.maxConnections) {
+        const oldest = own ? oldestIdle(c) : undefined
+        const v = own ? (oldest === undefined ? undefined : [oldest, c] as const) : victim()
+        if (v !== undefined) {
+          close(v[0], own ? 'per-client cap' : 'table full', v[1].key, v[1])
+        } else if (own || total >= limits.maxConnections) {
           // Every connection that could go is serving a request: only then is the newcomer turned away.
-          if (c.count === 0) clients.delete(key)
+          if (c.conns.size === 0) clients.delete(key)
           close(socket, 'refused: every connection serving', key)
           return
         }
-        const e = (v as Tracked)[ENTRY]
-        close(v, own ? 'per-client cap' : 'table full', e?.client.key ?? key)
       }
-      socket[ENTRY] = { client: c, pending: 0, fresh: true }
-      c.evictable.add(socket)
+      // The connection closed to make room may have been this client's last: it is back in the map.
+      if (c.conns.size === 0) clients.set(key, c)
+      c.conns.add(socket)
       total++
-      recount(c, c.count + 1)
-      socket.on('close', onClose)
+      recount(c, c.conns.size - 1)
     },
     request (tlsOrTcp) {
       const socket = admitted(tlsOrTcp)
-      const e = socket[ENTRY]
-      if (e === undefined) return !socket.destroyed
+      const c = holder(socket)
+      if (c === undefined) return !socket.destroyed
+      const pending = serving.get(socket) ?? 0
       // A second answer waiting, past the budget, or too many: this client is not reading.
-      if (e.pending >= MAX_QUEUED_ANSWERS || (e.pending > 0 && (waiting + 1) * (limits.answerBytes + ANSWER_OVERHEAD) > QUEUED_BUDGET)) {
-        close(socket, 'answers unread', e.client.key)
+      if (pending >= MAX_QUEUED_ANSWERS || (pending > 0 && (waiting + 1) * (limits.answerBytes + ANSWER_OVERHEAD) > QUEUED_BUDGET)) {
+        close(socket, 'answers unread', c.key, c)
         return false
       }
-      e.fresh = false
-      if (e.pending++ === 0) e.client.evictable.delete(socket)
+      serving.set(socket, pending + 1)
       waiting++
       return true
     },
     answered (tlsOrTcp) {
       const socket = admitted(tlsOrTcp)
-      const e = socket[ENTRY]
-      if (e === undefined || e.pending === 0) return
+      const pending = serving.get(socket)
+      if (pending === undefined) return
       waiting--
+      if (pending > 1) {
+        serving.set(socket, pending - 1)
+        return
+      }
+      serving.delete(socket)
       // Back at the end of the line: the longest unused goes first.
-      if (--e.pending === 0 && !socket.destroyed) e.client.evictable.add(socket)
+      const c = holder(socket)
+      if (c !== undefined && !socket.destroyed && c.conns.delete(socket)) c.conns.add(socket)
     },
     setLimits (l) { limits = l },
-    get size () { return total },
-    fresh () {
+    sweep,
+    open () {
+      sweep()
+      return total
+    },
+    notServing () {
+      sweep()
       const out: Socket[] = []
-      for (const c of clients.values()) for (const s of c.evictable) if ((s as Tracked)[ENTRY]?.fresh === true) out.push(s)
+      for (const c of clients.values()) for (const s of c.conns) if (!serving.has(s)) out.push(s)
       return out
     },
     report () {
       if (evicted.size === 0) return undefined
+      sweep()
       const topClients = [...evicted].sort((a, b) => b[1] - a[1]).slice(0, 5)
       const out = { closed: byReason, topClients: Object.fromEntries(topClients), open: total }
       evicted.clear()

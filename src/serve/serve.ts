@@ -54,7 +54,7 @@ const tableLimits = (rt: Runtime): TableLimits => ({
 export async function serve (config: Config, deps: ServeDeps): Promise<ServerHandle> {
   const { log, account } = deps
   // Only with --metrics-listen: without it every hook below is a check of undefined.
-  const metrics = config.metricsListen === undefined ? undefined : createMetrics({ connectionsOpen: () => conns.size })
+  const metrics = config.metricsListen === undefined ? undefined : createMetrics({ connectionsOpen: () => conns.open() })
   const tried = metrics === undefined ? undefined : (master: string, result: string): void => { metrics.inc('acme_responder_proxy_fetches_total', { master, result }) }
   const build = async (c: Config): Promise<Runtime> => (deps.wrap ?? ((rt) => rt))(await buildRuntime(c, tried))
   let runtime = await build(config)
@@ -64,8 +64,12 @@ export async function serve (config: Config, deps: ServeDeps): Promise<ServerHan
     hits.count(why)
     metrics?.inc('acme_responder_validations_total', { result: 'not_summarised' })
   }, metrics === undefined ? undefined : (ok) => { metrics.inc('acme_responder_validations_total', { result: ok ? 'ok' : 'failed' }) })
-  // Summaries are written once a token's requests have been quiet for QUIET_MS: looked for every second.
-  const summaries = setInterval(() => validations.flush(), 1000)
+  // Summaries are written once a token's requests have been quiet for QUIET_MS: looked for every second,
+  // as are the connections that closed (the table keeps no listener on each).
+  const summaries = setInterval(() => {
+    validations.flush()
+    conns.sweep()
+  }, 1000)
   summaries.unref()
   const handler = createHandler(() => runtime, log.logger, hits, validations, metrics)
   // Sockets accept as soon as they are bound, while we are still root: requests that arrive before the

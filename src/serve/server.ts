@@ -164,7 +164,7 @@ export async function drain (servers: readonly Server[], conns: ConnectionTable,
   // server.close() drops idle keep-alive sockets, but closeIdleConnections misses pre-request
   // sockets: a client that connected and said nothing would hold the exit for the headers timeout.
   for (const s of servers) s.closeIdleConnections()
-  for (const socket of conns.fresh()) socket.destroy()
+  for (const socket of conns.notServing()) socket.destroy()
   const timer = setTimeout(() => { for (const s of servers) s.closeAllConnections() }, graceMs)
   await Promise.all(closed)
   clearTimeout(timer)
