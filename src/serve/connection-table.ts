@@ -31,17 +31,21 @@ interface Client {
 }
 
 /**
- * The table keeps nothing on a socket: not its client (found again from its address, which node caches
- * on the socket and the handler reads anyway; a property added to a socket cost about 150 bytes each),
- * nor a 'close' listener (node:http's own per-answer listener grows a second one's array to 19 slots,
- * kept: 205 bytes). Closed sockets are found by `destroyed` instead, where they are met and once a second.
+ * What the table keeps on a socket: its client and its answers not yet handed to the kernel (two fields;
+ * a Map from socket to state instead cost 2-3 % of the maintenance page's rate). No 'close' listener:
+ * node:http's own per-answer one grows a second one's array to 19 slots, kept (205 bytes a connection).
+ * Closed sockets are found by `destroyed` instead, where the table meets them and once a second.
  */
+const CLIENT = Symbol('client')
+const PENDING = Symbol('pending')
+type Tracked = Socket & { [CLIENT]?: Client | undefined, [PENDING]?: number }
+
 /**
  * The connection a request came on, as admitted: for HTTPS, requests come on the TLSSocket and the table
  * admitted the TCP socket under it, which node keeps as `_parent` (lib/_tls_wrap.js; undocumented, there
  * since TLSSocket wraps sockets).
  */
-const admitted = (s: Socket): Socket => (s as Socket & { _parent?: Socket | null })._parent ?? s
+const admitted = (s: Socket): Tracked => (s as Socket & { _parent?: Socket | null })._parent ?? s
 
 /** Why a connection was closed by the table; the per-minute report counts each. */
 export type CloseReason = 'per-client cap' | 'table full' | 'answers unread' | 'refused: every connection serving'
@@ -78,8 +82,7 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
   const buckets = new Map<number, Set<Client>>()
   let top = 0
   let total = 0
-  /** Connections serving a request, and how many answers each has not handed to the kernel yet. */
-  const serving = new Map<Socket, number>()
+  /** Answers of all connections not yet handed to the kernel. */
   let waiting = 0
   const evicted = new Map<string, number>()
   let byReason: Record<string, number> = {}
@@ -99,30 +102,24 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
     while (top > 0 && (buckets.get(top)?.size ?? 0) === 0) buckets.delete(top--)
   }
 
-  /** The client holding the socket, if the table holds it. */
-  function holder (s: Socket): Client | undefined {
-    const c = clients.get(clientKey(s.remoteAddress))
-    return c?.conns.has(s) === true ? c : undefined
-  }
-
-  function forget (s: Socket, c = holder(s)): void {
+  function forget (s: Tracked, c = s[CLIENT]): void {
     if (c === undefined) return
-    const pending = serving.get(s)
-    if (pending !== undefined) {
-      waiting -= pending
-      serving.delete(s)
-    }
+    s[CLIENT] = undefined
+    waiting -= s[PENDING] ?? 0
+    s[PENDING] = 0
     c.conns.delete(s)
     total--
     recount(c, c.conns.size + 1)
   }
+
+  const serving = (s: Tracked): boolean => (s[PENDING] ?? 0) > 0
 
   function sweepClient (c: Client): void {
     // Deleting the entry being visited is safe in a Set's iteration.
     for (const s of c.conns) if (s.destroyed) forget(s, c)
   }
 
-  function close (s: Socket, reason: CloseReason, key: string, c?: Client): void {
+  function close (s: Tracked, reason: CloseReason, key: string, c?: Client): void {
     forget(s, c)
     // A client that does not read its answers leaves them in the kernel's send buffer; after a FIN the
     // kernel keeps the socket, orphaned, with them until the peer reads or it gives up: a reset drops them. The
@@ -140,7 +137,7 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
     let looked = 0
     for (const s of c.conns) {
       if (s.destroyed) forget(s, c)
-      else if (!serving.has(s)) return s
+      else if (!serving(s)) return s
       else if (++looked >= SCAN_CONNECTIONS) return undefined
     }
     return undefined
@@ -167,7 +164,7 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
   }
 
   return {
-    admit (socket) {
+    admit (socket: Tracked) {
       const key = clientKey(socket.remoteAddress)
       let c = clients.get(key)
       if (c === undefined) clients.set(key, c = { key, conns: new Set() })
@@ -188,37 +185,35 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
       }
       // The connection closed to make room may have been this client's last: it is back in the map.
       if (c.conns.size === 0) clients.set(key, c)
+      socket[CLIENT] = c
+      socket[PENDING] = 0
       c.conns.add(socket)
       total++
       recount(c, c.conns.size - 1)
     },
     request (tlsOrTcp) {
       const socket = admitted(tlsOrTcp)
-      const c = holder(socket)
+      const c = socket[CLIENT]
       if (c === undefined) return !socket.destroyed
-      const pending = serving.get(socket) ?? 0
+      const pending = socket[PENDING] ?? 0
       // A second answer waiting, past the budget, or too many: this client is not reading.
       if (pending >= MAX_QUEUED_ANSWERS || (pending > 0 && (waiting + 1) * (limits.answerBytes + ANSWER_OVERHEAD) > QUEUED_BUDGET)) {
         close(socket, 'answers unread', c.key, c)
         return false
       }
-      serving.set(socket, pending + 1)
+      socket[PENDING] = pending + 1
       waiting++
       return true
     },
     answered (tlsOrTcp) {
       const socket = admitted(tlsOrTcp)
-      const pending = serving.get(socket)
-      if (pending === undefined) return
+      const c = socket[CLIENT]
+      const pending = socket[PENDING] ?? 0
+      if (c === undefined || pending === 0) return
       waiting--
-      if (pending > 1) {
-        serving.set(socket, pending - 1)
-        return
-      }
-      serving.delete(socket)
+      socket[PENDING] = pending - 1
       // Back at the end of the line: the longest unused goes first.
-      const c = holder(socket)
-      if (c !== undefined && !socket.destroyed && c.conns.delete(socket)) c.conns.add(socket)
+      if (pending === 1 && !socket.destroyed && c.conns.delete(socket)) c.conns.add(socket)
     },
     setLimits (l) { limits = l },
     sweep,
@@ -229,7 +224,7 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
     notServing () {
       sweep()
       const out: Socket[] = []
-      for (const c of clients.values()) for (const s of c.conns) if (!serving.has(s)) out.push(s)
+      for (const c of clients.values()) for (const s of c.conns) if (!serving(s)) out.push(s)
       return out
     },
     report () {
