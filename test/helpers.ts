@@ -1,7 +1,7 @@
 // Test helpers: responders on 127.0.0.x port 0, raw sockets, temp dirs and CLI child processes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { accessSync, chmodSync, cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { accessSync, chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createServer, request, type Agent, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -247,4 +247,12 @@ export async function httpServer (t: { after: (fn: () => unknown) => void }, hos
 export function listenPort (line: Record<string, unknown>): number {
   const addr = String((line.listen as string[])[0])
   return Number(addr.slice(addr.lastIndexOf(':') + 1))
+}
+
+/** TCP states of the sockets with these local and remote ports (/proc/net/tcp: hex ports, hex state). */
+export function tcpStates (localPort: number, remotePort: number): string[] {
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0')
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[1]?.endsWith(`:${hex(localPort)}`) === true && f[2]?.endsWith(`:${hex(remotePort)}`) === true)
+    .map((f) => f[3] ?? '')
 }

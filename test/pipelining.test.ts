@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect, type Socket } from 'node:net'
 import { test } from 'node:test'
-import { get, startCli, tempDir, waitFor } from './helpers.js'
+import { get, startCli, tcpStates, tempDir, waitFor } from './helpers.js'
 import { addresses } from './siege.js'
 
 const HOST = '127.0.14.1'
@@ -40,14 +40,6 @@ for (const [where, from] of [['one address', ['127.0.15.1']], ['250 addresses', 
     assert.ok(peak <= 250, `peak RSS ${peak.toFixed(0)} MB`)
     t.diagnostic(`peak RSS ${peak.toFixed(0)} MB`)
   })
-}
-
-/** TCP states of the sockets with these local and remote ports (/proc/net/tcp: hex ports, hex state). */
-function tcpStates (localPort: number, remotePort: number): string[] {
-  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0')
-  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/))
-    .filter((f) => f[1]?.endsWith(`:${hex(localPort)}`) === true && f[2]?.endsWith(`:${hex(remotePort)}`) === true)
-    .map((f) => f[3] ?? '')
 }
 
 test('a connection closed for answers it never reads is reset: no socket is left holding them in the kernel', async (t) => {

@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import { buildConfig } from '../src/config/config.js'
 import { createConnectionTable } from '../src/serve/connection-table.js'
 import { createHttpServer, drain, listen } from '../src/serve/server.js'
-import { get, startResponder, tempDir } from './helpers.js'
+import { get, startResponder, tcpStates, tempDir, waitFor } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
 
@@ -131,4 +131,32 @@ test('sockets that leave without a request leave the table; a silent one stays u
   const closing = closedWithin(silent, 2000)
   await drain([server], conns, 10_000)
   assert.equal(await closing, true)
+})
+
+test('a connection that has gone makes room by itself: at the per-client cap, no live one is closed for it', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'tok'), 'answer')
+  const r = await startResponder({ 'challenge-dir': dir, 'max-connections-per-client': '3' })
+  t.after(() => r.close())
+  const held: Socket[] = []
+  t.after(() => { for (const s of held) s.destroy() })
+  /** A request on the connection, answered: the responder has admitted it by then. */
+  const ask = async (s: Socket): Promise<void> => {
+    const answer = new Promise<void>((resolve) => { s.on('data', (d: Buffer) => { if (d.toString().includes('answer')) resolve() }) })
+    s.write(`GET ${P}tok HTTP/1.1\r\nHost: x\r\n\r\n`)
+    await answer
+  }
+  for (let i = 0; i < 3; i++) held.push(await open(r.port, '127.0.4.5'))
+  for (const s of held) await ask(s)
+  // The middle one leaves; the responder's side is gone from the kernel, but the table has not looked yet.
+  const gone = held.splice(1, 1)[0] as Socket
+  const ports = [r.port, gone.localPort ?? 0] as const
+  gone.end()
+  await waitFor(() => tcpStates(...ports).length === 0, 'the responder to close its side')
+  // A fourth from the same address: the one that left makes room, not the longest-unused live one.
+  const fourth = await open(r.port, '127.0.4.5')
+  held.push(fourth)
+  await ask(fourth)
+  // A connection the responder closed would have left ESTABLISHED (01) on the client's side already.
+  assert.deepEqual(held.map((s) => tcpStates(s.localPort ?? 0, r.port)), [['01'], ['01'], ['01']])
 })

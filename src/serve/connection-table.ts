@@ -103,11 +103,11 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
   }
 
   function forget (s: Tracked, c = s[CLIENT]): void {
-    if (c === undefined) return
+    // Not held (never admitted, or forgotten already): nothing to count down.
+    if (c === undefined || !c.conns.delete(s)) return
     s[CLIENT] = undefined
     waiting -= s[PENDING] ?? 0
     s[PENDING] = 0
-    c.conns.delete(s)
     total--
     recount(c, c.conns.size + 1)
   }
@@ -122,9 +122,10 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
   function close (s: Tracked, reason: CloseReason, key: string, c?: Client): void {
     forget(s, c)
     // A client that does not read its answers leaves them in the kernel's send buffer; after a FIN the
-    // kernel keeps the socket, orphaned, with them until the peer reads or it gives up: a reset drops them. The
-    // others have nothing on their way and get a FIN: with a reset, a churning client came back faster
-    // and the CA waited longer in the siege bench (one address, slowloris: p50 about 100 ms, not 6).
+    // kernel keeps the socket, orphaned, with them until the peer reads or it gives up: a reset drops
+    // them. The others have nothing on their way and get a FIN: with a reset, a churning client came
+    // back faster and the CA waited longer in the siege bench (one address, slowloris: p50 about 100 ms,
+    // not 6).
     if (reason === 'answers unread') s.resetAndDestroy()
     else s.destroy()
     byReason[reason] = (byReason[reason] ?? 0) + 1
