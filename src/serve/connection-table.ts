@@ -102,7 +102,8 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
     while (top > 0 && (buckets.get(top)?.size ?? 0) === 0) buckets.delete(top--)
   }
 
-  function forget (s: Tracked, c = s[CLIENT]): void {
+  function forget (s: Tracked): void {
+    const c = s[CLIENT]
     // Not held (never admitted, or forgotten already): nothing to count down.
     if (c === undefined || !c.conns.delete(s)) return
     s[CLIENT] = undefined
@@ -116,11 +117,12 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
 
   function sweepClient (c: Client): void {
     // Deleting the entry being visited is safe in a Set's iteration.
-    for (const s of c.conns) if (s.destroyed) forget(s, c)
+    for (const s of c.conns) if (s.destroyed) forget(s)
   }
 
-  function close (s: Tracked, reason: CloseReason, key: string, c?: Client): void {
-    forget(s, c)
+  /** `key` names the client in the report: the one the socket was admitted for, unless it never was. */
+  function close (s: Tracked, reason: CloseReason, key = s[CLIENT]?.key ?? '?'): void {
+    forget(s)
     // A client that does not read its answers leaves them in the kernel's send buffer; after a FIN the
     // kernel keeps the socket, orphaned, with them until the peer reads or it gives up: a reset drops
     // them. The others have nothing on their way and get a FIN: with a reset, a churning client came
@@ -137,20 +139,20 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
   function oldestIdle (c: Client): Socket | undefined {
     let looked = 0
     for (const s of c.conns) {
-      if (s.destroyed) forget(s, c)
+      if (s.destroyed) forget(s)
       else if (!serving(s)) return s
       else if (++looked >= SCAN_CONNECTIONS) return undefined
     }
     return undefined
   }
 
-  /** The longest-unused connection not serving, of the client holding the most connections, and that client. */
-  function victim (): [Socket, Client] | undefined {
+  /** The longest-unused connection not serving, of the client holding the most connections. */
+  function victim (): Socket | undefined {
     let scanned = 0
     for (let n = top; n > 0; n--) {
       for (const c of buckets.get(n) ?? []) {
         const oldest = oldestIdle(c)
-        if (oldest !== undefined) return [oldest, c]
+        if (oldest !== undefined) return oldest
         // Closed ones forgotten on the way may have made the room already.
         if (total < limits.maxConnections) return undefined
         // Every connection this client holds is serving: look further, within a bound.
@@ -173,12 +175,12 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
       if (c.conns.size >= limits.maxConnectionsPerClient) sweepClient(c)
       const own = c.conns.size >= limits.maxConnectionsPerClient
       if (own || total >= limits.maxConnections) {
-        const oldest = own ? oldestIdle(c) : undefined
-        const v = own ? (oldest === undefined ? undefined : [oldest, c] as const) : victim()
+        const v = own ? oldestIdle(c) : victim()
         if (v !== undefined) {
-          close(v[0], own ? 'per-client cap' : 'table full', v[1].key, v[1])
+          close(v, own ? 'per-client cap' : 'table full')
         } else if (own || total >= limits.maxConnections) {
-          // Every connection that could go is serving a request: only then is the newcomer turned away.
+          // Still full (closed ones the search forgot can make the room): every connection that could go
+          // is serving a request, and only then is the newcomer turned away.
           if (c.conns.size === 0) clients.delete(key)
           close(socket, 'refused: every connection serving', key)
           return
@@ -199,7 +201,7 @@ export function createConnectionTable (initial: TableLimits, closed?: (reason: C
       const pending = socket[PENDING] ?? 0
       // A second answer waiting, past the budget, or too many: this client is not reading.
       if (pending >= MAX_QUEUED_ANSWERS || (pending > 0 && (waiting + 1) * (limits.answerBytes + ANSWER_OVERHEAD) > QUEUED_BUDGET)) {
-        close(socket, 'answers unread', c.key, c)
+        close(socket, 'answers unread')
         return false
       }
       socket[PENDING] = pending + 1
