@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { formatAddress } from '../src/serve/server.js'
 import { get, startResponder, waitFor } from './helpers.js'
 
 const P = '/.well-known/acme-challenge/'
@@ -32,8 +33,6 @@ export interface FloodResult {
   readonly overtaken: number[]
 }
 
-const bracket = (a: string): string => a.includes(':') ? `[${a}]` : a
-
 export async function upstreamFlood (plan: FloodPlan): Promise<FloodResult> {
   // A loaded master: 400 ms an answer; 128 fetches wanted at once for 4 slots, 13 s of queue in arrival order.
   let hits = 0
@@ -55,7 +54,7 @@ export async function upstreamFlood (plan: FloodPlan): Promise<FloodResult> {
   })
   await new Promise<void>((resolve) => master.listen(0, plan.master, resolve))
   const dir = mkdtempSync(join(tmpdir(), 'acme-responder-flood-'))
-  const r = await startResponder({ 'challenge-dir': dir, mode: 'proxy', master: [`http://${bracket(plan.master)}:${(master.address() as AddressInfo).port}`] }, plan.responder)
+  const r = await startResponder({ 'challenge-dir': dir, mode: 'proxy', master: [`http://${formatAddress({ host: plan.master, port: (master.address() as AddressInfo).port })}`] }, plan.responder)
   const target = { port: r.port, host: plan.responder }
   const flooding = { on: true }
   const flood: Record<string, number> = {}
